@@ -1,0 +1,1 @@
+"""Phased-rollout validation harness for the serverless video processor."""

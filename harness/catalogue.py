@@ -1,0 +1,74 @@
+"""The rollout plan as data: every step, what it must prove, and how to undo it.
+
+The report and `--phase` read this module; phase modules do not restate it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TERRAFORM_ROLLBACK = (
+    "terraform workspace select main-simple && "
+    "terraform destroy -target=aws_lambda_function.video_processor"
+)
+FLAG_ROLLBACK = "set USE_LAMBDA_PROCESSING=false on the backend (Railway) and redeploy"
+CELERY_NOTE = "Celery stays deployed as the fallback path until 5B is signed off"
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    goal: str
+    criteria: tuple[str, ...]
+    risk: str
+    estimate: str
+    rollback: tuple[str, ...]
+
+
+STEPS: tuple[Step, ...] = (
+    Step("1A", "Lambda infrastructure", "A hello-world function deploys from terraform and answers.",
+         ("offline stack checks pass (IAM, env keys, limits, handlers, runtime/layer)",
+          "the test function has the configuration terraform declares",
+          "invoking it returns 200 and 'Hello from Lambda'"),
+         "low", "30 min",
+         ("terraform workspace select main-simple && terraform destroy -target=aws_lambda_function.video_processor_test",)),
+    Step("1B", "Backend invokes Lambda", "The web backend reaches the function over the AWS API.",
+         ("POST /api/test/lambda returns success with the function's response",
+          "a missing or failing function gives a clear non-2xx"),
+         "low", "30 min",
+         ("set ENABLE_TEST_ENDPOINTS=false on the backend", FLAG_ROLLBACK)),
+    Step("2A", "FFmpeg layer", "The layer's ffmpeg runs inside the function's runtime.",
+         ("ffmpeg -version runs inside the function", "the layer fits the runtime (glibc, sizes)",
+          "the binary is the pinned one (sha256)"),
+         "medium", "1 h",
+         ("terraform workspace select main-simple && terraform destroy -target=aws_lambda_layer_version.ffmpeg",)),
+    Step("2B", "S3 operations", "The function reads uploads and writes outputs in the bucket.",
+         ("a byte-identical copy lands in test_output/", "a missing key is a clear error with no writes"),
+         "medium", "1 h", (TERRAFORM_ROLLBACK,)),
+    Step("3A", "Segment cutting", "Uploads are cut into playable segments that cover the source.",
+         ("right segment count", "every segment decodes end to end", "segments cover the source",
+          "every fixture format behaves as the manifest says"),
+         "medium", "2 h", (TERRAFORM_ROLLBACK,)),
+    Step("3B", "DynamoDB status", "Job status moves forward only, with conditional writes.",
+         ("QUEUED -> PROCESSING -> COMPLETED with increasing updated_at", "backwards transitions refused",
+          "COMPLETED never overwritten", "throttling retried"),
+         "medium", "1 h", (TERRAFORM_ROLLBACK,)),
+    Step("4A", "Full flow", "Upload to segments through the backend, end to end.",
+         ("jobs reach COMPLETED through the backend", "every segment downloads and verifies"),
+         "high", "2 h", (FLAG_ROLLBACK, TERRAFORM_ROLLBACK, CELERY_NOTE)),
+    Step("4B", "Failure handling", "Every injected fault ends in the right state with no leftovers.",
+         ("each fault ends FAILED or COMPLETED as expected", "no partial outputs, no stuck jobs",
+          "load and duplicates keep the invariants"),
+         "high", "2 h", (FLAG_ROLLBACK, TERRAFORM_ROLLBACK, CELERY_NOTE)),
+    Step("5A", "Feature flag", "USE_LAMBDA_PROCESSING chooses the path and is the rollback.",
+         ("flag on -> Lambda, off -> Celery (by processing_method and invocation records)",
+          "flipping the flag mid-flight loses no job", "a broken Lambda falls back to Celery"),
+         "high", "1 h", (FLAG_ROLLBACK, CELERY_NOTE)),
+    Step("5B", "Monitoring and comparison", "Lambda is at least as good as Celery on the same inputs.",
+         ("both paths timed on the same fixtures", "Lambda median <= Celery median x factor",
+          "estimated Lambda cost reported"),
+         "medium", "ongoing", (FLAG_ROLLBACK, CELERY_NOTE)),
+)
+
+BY_ID: dict[str, Step] = {step.id: step for step in STEPS}
+QUESTIONS: tuple[str, ...] = ("Does it work?", "Is it reliable?", "Is it better?", "Can we roll back?")

@@ -1,0 +1,304 @@
+"""pytest plugin: rollout steps, local/aws targets, --phase, gating and the go/no-go report.
+
+Mechanism:
+- The step of a test comes from its module name (harness.steps).
+- Phase tests that use the `target` fixture are parametrized over the targets
+  `local` and `aws`, each carrying its marker. aws items are selected only when
+  `-m` names aws, so a plain run never reaches a real account.
+- Phase items run sorted by step. Before a test runs, the gate decides from the
+  results of earlier steps whether it may run; if not, it is skipped as blocked.
+  Under xdist the controller owns the results and publishes finished steps to a
+  file that workers poll (harness.gatefile).
+- At the end the controller builds the report (pure, harness.report) and writes
+  it (harness.report_writer). NO-GO makes pytest exit non-zero.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import gatefile
+from harness.gate import Gate
+from harness.steps import STEP_IDS, StepNameError, parse_phase, step_index, step_of_module, \
+    step_of_nodeid, steps_up_to
+
+TARGETS = ("local", "aws")
+MARKERS = {
+    "local": "runs against the embedded target: a moto server plus the local Lambda runtime "
+             "executing the real deployment package (the default)",
+    "aws": "runs against a real AWS account (or any AWS-compatible endpoint); selected only "
+           "when -m names aws",
+    "local_only: the test injects faults that only the embedded target can inject; "
+    "it is not collected for aws": None,
+    "large: needs the 1 GB fixture tier; selected only with --large": None,
+}
+GATE_TIMEOUT_HELP = "seconds a test waits for earlier steps to finish under xdist (default 3600)"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rollout", "phased-rollout validation")
+    group.addoption("--phase", default=None, metavar="N",
+                    help="validate every rollout step up to N (1-5 or a step id like 3A)")
+    group.addoption("--report-dir", default="reports", metavar="DIR",
+                    help="where the go/no-go report is written (default reports/)")
+    group.addoption("--gate-timeout", type=float, default=3600.0, help=GATE_TIMEOUT_HELP)
+    group.addoption("--backend-url", default=os.environ.get("ROLLOUT_BACKEND_URL"),
+                    help="backend base URL for the aws target (env ROLLOUT_BACKEND_URL)")
+    group.addoption("--large", action="store_true", default=False,
+                    help="include the 1 GB fixture tier")
+    group.addoption("--allow-prod", action="store_true", default=False,
+                    help="allow the aws target on a workspace or stage named like production")
+    group.addoption("--tf-var", action="append", default=[], metavar="NAME=VALUE",
+                    help="terraform variable override, like terraform -var")
+    group.addoption("--tf-workspace", default=None, metavar="NAME",
+                    help="terraform workspace whose *.tfvars apply (default: terraform/'s selected one)")
+    group.addoption("--lambda-runtime", choices=("process", "container"), default="process",
+                    help="how the local target runs functions: processes (default) or the "
+                         "official base image in a Docker engine")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}" if text else name)
+    phase = config.getoption("--phase")
+    try:
+        last = parse_phase(phase) if phase else None
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_LAST] = last
+    config.stash[_SELECTED] = steps_up_to(last)
+    if config.getoption("--gate-timeout") <= 0:
+        raise pytest.UsageError("--gate-timeout must be a positive number of seconds")
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        config.stash[_GATE_DIR] = Path(worker["rollout_gate_dir"])
+        config.stash[_STARTED] = worker["rollout_started"]
+    else:
+        config.stash[_GATE_DIR] = Path(tempfile.mkdtemp(prefix="rollout-gate-"))
+        config.stash[_STARTED] = time.time()
+        config.stash[_GATE] = Gate(config.stash[_SELECTED])
+        config.stash[_RESULTS] = {}
+        # Its hooks are xdist's; they only fire when xdist distributes the run.
+        config.pluginmanager.register(XdistController(config), "rollout-xdist-controller")
+
+
+_LAST = pytest.StashKey[object]()
+_SELECTED = pytest.StashKey[tuple]()
+_GATE_DIR = pytest.StashKey[Path]()
+_GATE = pytest.StashKey[Gate]()
+_RESULTS = pytest.StashKey[dict]()
+_STARTED = pytest.StashKey[float]()
+_PHASE_ITEMS = pytest.StashKey[int]()
+
+
+def gate_dir(config: pytest.Config) -> Path:
+    return config.stash[_GATE_DIR]
+
+
+class XdistController:
+    """Controller-side hooks, registered only when xdist distributes tests."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.expected = False
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput["rollout_gate_dir"] = str(self.config.stash[_GATE_DIR])
+        node.workerinput["rollout_started"] = self.config.stash[_STARTED]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        if self.expected:
+            return
+        self.expected = True
+        gate = self.config.stash[_GATE]
+        for nodeid in ids:
+            step = step_of_nodeid(nodeid)
+            if step:
+                gate.expect(nodeid, step)
+        self.config.stash[_PHASE_ITEMS] = sum(len(s.tests) for s in gate.steps.values())
+        gatefile.publish(gate_dir(self.config), gate.snapshot())
+
+
+class _PhaseFileError(pytest.File):
+    def collect(self):
+        raise self.CollectError(self.config.stash.get(_NAME_ERRORS, {}).get(str(self.path), ""))
+
+
+_NAME_ERRORS = pytest.StashKey[dict]()
+
+
+def _in_phases_dir(path: Path) -> bool:
+    return path.parent.name == "phases"
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix != ".py" or not _in_phases_dir(file_path):
+        return None
+    if file_path.name in ("conftest.py", "__init__.py") or file_path.name.startswith("_"):
+        return None
+    try:
+        step_of_module(file_path)
+    except StepNameError as exc:
+        errors = parent.config.stash.setdefault(_NAME_ERRORS, {})
+        errors[str(file_path)] = str(exc)
+        return _PhaseFileError.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "target" not in metafunc.fixturenames:
+        return
+    if step_of_nodeid(metafunc.definition.nodeid) is None:
+        return
+    local_only = metafunc.definition.get_closest_marker("local_only") is not None
+    params = [pytest.param("local", marks=pytest.mark.local, id="local")]
+    if not local_only:
+        params.append(pytest.param("aws", marks=pytest.mark.aws, id="aws"))
+    metafunc.parametrize("target", params, indirect=True, scope="session")
+
+
+def _aws_requested(config: pytest.Config) -> bool:
+    return "aws" in (config.option.markexpr or "")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    selected_steps = set(config.stash[_SELECTED])
+    keep, drop = [], []
+    for item in items:
+        step = step_of_nodeid(item.nodeid)
+        if step is None:
+            keep.append(item)
+            continue
+        if step not in selected_steps:
+            drop.append(item)
+        elif item.get_closest_marker("aws") and not _aws_requested(config):
+            drop.append(item)
+        elif item.get_closest_marker("large") and not config.getoption("--large"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    keep.sort(key=lambda it: (step_index(step_of_nodeid(it.nodeid)) + 1
+                              if step_of_nodeid(it.nodeid) else 0))
+    items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    gate = config.stash[_GATE]
+    for item in session.items:
+        step = step_of_nodeid(item.nodeid)
+        if step:
+            gate.expect(item.nodeid, step)
+    config.stash[_PHASE_ITEMS] = sum(len(s.tests) for s in gate.steps.values())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    step = step_of_nodeid(item.nodeid)
+    if step is None:
+        return
+    config = item.config
+    selected = config.stash[_SELECTED]
+    if hasattr(config, "workerinput"):
+        reason = gatefile.wait_for_blocker(gate_dir(config), selected, step,
+                                           timeout=config.getoption("--gate-timeout"))
+    else:
+        reason = config.stash[_GATE].blocker(step)
+    if reason:
+        pytest.skip(reason)
+
+
+def _one_line(report: pytest.TestReport) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message.strip().splitlines()[0] if crash.message.strip() else "failed"
+    text = str(report.longrepr or "").strip()
+    return text.splitlines()[-1] if text else ""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    config = _CONFIG.get("config")
+    if config is None or hasattr(config, "workerinput"):
+        return
+    step = step_of_nodeid(report.nodeid)
+    if step is None:
+        return
+    gate = config.stash[_GATE]
+    before = {s: st.complete for s, st in gate.steps.items()}
+    message = _one_line(report) if (report.failed or report.skipped) else ""
+    gate.record(report.nodeid, step, report.when, report.outcome, message, report.duration)
+    results = config.stash[_RESULTS].setdefault(report.nodeid, {"properties": []})
+    for name, value in getattr(report, "user_properties", []) or []:
+        if (name, value) not in results["properties"]:
+            results["properties"].append((name, value))
+    if any(st.complete and not before[s] for s, st in gate.steps.items()):
+        gatefile.publish(gate_dir(config), gate.snapshot())
+
+
+_CONFIG: dict = {}
+_COLLECT_ERRORS = pytest.StashKey[list]()
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    config = _CONFIG.get("config")
+    if config is None or hasattr(config, "workerinput") or not report.failed:
+        return
+    text = str(report.longrepr or "").strip().splitlines()
+    config.stash.setdefault(_COLLECT_ERRORS, []).append(
+        (report.nodeid, text[-1] if text else "collection failed"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG["config"] = session.config
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    gate = config.stash[_GATE]
+    errors = config.stash.get(_COLLECT_ERRORS, [])
+    if not config.stash.get(_PHASE_ITEMS, 0) and not any(step_of_nodeid(n) or "phases" in n
+                                                         for n, _ in errors):
+        return
+    from harness.report import RunFacts, build_report
+    from harness.report_writer import write_report
+
+    facts = RunFacts.collect(config, gate, config.stash[_RESULTS], exitstatus,
+                             started=config.stash[_STARTED], gate_dir=gate_dir(config))
+    facts.collection_errors = list(errors)
+    report = build_report(facts)
+    paths = write_report(report, Path(config.getoption("--report-dir")))
+    config.stash[_REPORT] = (report, paths)
+    if report.verdict != "GO" and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_REPORT = pytest.StashKey[tuple]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    done = config.stash.get(_REPORT, None)
+    if not done:
+        return
+    report, paths = done
+    terminalreporter.write_sep("=", "go/no-go report")
+    terminalreporter.write_line(report.headline)
+    for line in report.failure_lines:
+        terminalreporter.write_line(f"  {line}")
+    terminalreporter.write_line(f"report: {paths[0]}")

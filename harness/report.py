@@ -1,0 +1,268 @@
+"""The go/no-go report: a pure function from run facts to a document.
+
+`RunFacts.collect` gathers what a run knows (pytest results, target identity,
+code identity); `build_report` turns facts into Markdown and JSON without I/O;
+harness.report_writer writes the files.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tabulate import tabulate
+
+from harness.catalogue import BY_ID, QUESTIONS
+from harness.gate import Gate
+from harness.redact import redact
+from harness.steps import rollout_label
+
+QUESTION_KEYS = ("works", "reliable", "better", "rollback")
+
+
+@dataclass
+class StepFacts:
+    id: str
+    status: str
+    summary: str
+    passed: int
+    failed: int
+    skipped: int
+    blocked: int
+    duration: float
+    failures: list[tuple[str, str]]        # (nodeid, one line)
+    missing: list[tuple[str, str]]         # skipped tests: (nodeid, reason)
+    evidence: dict[str, list[str]]         # question key -> lines
+    metrics: dict[str, object]
+    warnings: dict[str, int]
+
+
+@dataclass
+class RunFacts:
+    target: dict
+    code: dict
+    rollout_step: str
+    selected: tuple[str, ...]
+    steps: list[StepFacts]
+    started: float
+    finished: float
+    exitstatus: int
+    extra: dict = field(default_factory=dict)
+    collection_errors: list = field(default_factory=list)
+
+    @classmethod
+    def collect(cls, config, gate: Gate, results: dict, exitstatus: int, *, started: float,
+                gate_dir: Path) -> "RunFacts":
+        from harness.steps import steps_up_to  # noqa: F401  (kept for symmetry)
+        import time
+        target = _read_side_files(gate_dir, "target-")
+        steps = []
+        tables: dict = {}
+        for sid in gate.selected:
+            state = gate.steps[sid]
+            evidence: dict[str, list[str]] = {}
+            metrics: dict[str, object] = {}
+            warnings: dict[str, int] = {}
+            for nodeid in state.tests:
+                for name, value in results.get(nodeid, {}).get("properties", []):
+                    if name == "evidence" and isinstance(value, dict):
+                        evidence.setdefault(value["question"], []).append(str(value["text"]))
+                    elif name == "metric" and isinstance(value, dict):
+                        metrics[value["name"]] = value["value"]
+                    elif name == "table" and isinstance(value, dict):
+                        tables[value["title"]] = {"headers": value["headers"], "rows": value["rows"]}
+                    elif name == "warnings" and isinstance(value, dict):
+                        for sign, count in value.items():
+                            warnings[sign] = warnings.get(sign, 0) + int(count)
+            steps.append(StepFacts(
+                id=sid, status=state.status, summary=state.summary(),
+                passed=state.count("passed"), failed=state.count("failed"),
+                skipped=state.count("skipped"), blocked=state.count("blocked"),
+                duration=state.duration,
+                failures=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "failed"],
+                missing=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "skipped"],
+                evidence=evidence, metrics=metrics, warnings=warnings))
+        code = dict(git_identity(Path(config.rootpath)))
+        if target.get("package_sha256"):
+            code["package_sha256"] = target["package_sha256"]
+        if target.get("layer_sha256"):
+            code["layer_sha256"] = target["layer_sha256"]
+        return cls(target=target or {"name": _target_from_markexpr(config)}, code=code,
+                   rollout_step=rollout_label(config.stash[_last_key()]),
+                   selected=gate.selected, steps=steps, started=started, finished=time.time(),
+                   exitstatus=int(exitstatus), extra={"tables": tables} if tables else {})
+
+
+def _last_key():
+    from harness.plugin import _LAST
+    return _LAST
+
+
+def _target_from_markexpr(config) -> str:
+    return "aws" if "aws" in (config.option.markexpr or "") else "local"
+
+
+def _read_side_files(gate_dir: Path, prefix: str) -> dict:
+    merged: dict = {}
+    for path in sorted(gate_dir.glob(f"{prefix}*.json")):
+        try:
+            merged.update(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return merged
+
+
+def git_identity(root: Path) -> dict:
+    def run(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+    commit = run("rev-parse", "HEAD")
+    status = run("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit or "unknown (not a git checkout)",
+            "dirty": bool(status) if status is not None else None}
+
+
+@dataclass
+class Report:
+    verdict: str
+    headline: str
+    failure_lines: list[str]
+    markdown: str
+    data: dict
+    stamp: str
+    target_name: str
+
+
+def verdict_of(steps: list[StepFacts], collection_errors: list | None = None) -> str:
+    """GO only if every selected step passed, and so every selected test passed."""
+    if not steps or collection_errors:
+        return "NO-GO"
+    return "GO" if all(s.status == "passed" for s in steps) else "NO-GO"
+
+
+def _answers(step: StepFacts) -> dict[str, str]:
+    works = {"passed": f"yes: {step.passed} checks passed",
+             "failed": f"no: {step.summary}",
+             "blocked": "not validated: blocked by an earlier step",
+             "not_run": "not validated: no tests ran"}[step.status]
+    out = {"works": works}
+    for key in QUESTION_KEYS[1:]:
+        lines = step.evidence.get(key)
+        out[key] = "; ".join(lines) if lines else "no evidence collected in this step"
+    if "rollback" not in step.evidence:
+        out["rollback"] = "by the commands below (not drilled in this step)"
+    return out
+
+
+def build_report(facts: RunFacts) -> Report:
+    verdict = verdict_of(facts.steps, facts.collection_errors)
+    stamp = datetime.fromtimestamp(facts.finished, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target_name = facts.target.get("name", "local")
+    last = facts.selected[-1] if facts.selected else "-"
+    failing = [s for s in facts.steps if s.status != "passed"]
+    if verdict == "GO":
+        headline = f"GO for rollout step {facts.rollout_step} on {target_name}: all {sum(s.passed for s in facts.steps)} checks in steps {facts.selected[0]}..{last} passed"
+    elif facts.collection_errors:
+        nodeid, msg = facts.collection_errors[0]
+        headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: collection failed: {msg}"
+    else:
+        first = failing[0]
+        headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: step {first.id} {first.summary}"
+    failure_lines = [f"{nodeid}: collection error: {msg}" for nodeid, msg in facts.collection_errors]
+    failure_lines += [f"{nodeid}: {msg}" for s in facts.steps for nodeid, msg in s.failures]
+    missing_lines = [f"{nodeid}: skipped, missing evidence: {msg}" for s in facts.steps
+                     for nodeid, msg in s.missing]
+
+    md: list[str] = [f"# {headline}", ""]
+    md.append(f"**Verdict: {verdict}** (a skip is missing evidence and counts as NO-GO)")
+    md.append("")
+    md.append("## Target")
+    md.append(tabulate(sorted((k, _fmt(v)) for k, v in facts.target.items()),
+                       headers=["field", "value"], tablefmt="github"))
+    md.append("")
+    md.append("## Code identity")
+    md.append(tabulate(sorted((k, _fmt(v)) for k, v in facts.code.items()),
+                       headers=["field", "value"], tablefmt="github"))
+    md.append("")
+    md.append("## Steps")
+    rows = [(s.id, BY_ID[s.id].title, s.status, s.passed, s.failed, s.skipped, s.blocked,
+             f"{s.duration:.1f}s") for s in facts.steps]
+    md.append(tabulate(rows, headers=["step", "title", "status", "passed", "failed", "skipped",
+                                      "blocked", "duration"], tablefmt="github"))
+    md.append("")
+    md.append("## Failures")
+    md.extend(f"- {line}" for line in failure_lines) if failure_lines else md.append("None.")
+    md.append("")
+    md.append("## Missing evidence")
+    blocked = [f"step {s.id}: {s.summary}" for s in facts.steps if s.status in ("blocked", "not_run")]
+    lines = missing_lines + blocked
+    md.extend(f"- {line}" for line in lines) if lines else md.append("None.")
+    md.append("")
+    warn_rows = [(s.id, sign, n) for s in facts.steps for sign, n in sorted(s.warnings.items()) if n]
+    md.append("## Early warning signs")
+    if warn_rows:
+        md.append(tabulate(warn_rows, headers=["step", "sign", "count"], tablefmt="github"))
+        flagged = [f"step {sid} passed but logged {n} x {sign}" for sid, sign, n in warn_rows
+                   if any(s.id == sid and s.status == "passed" for s in facts.steps)]
+        md.extend(f"- FLAG: {line}" for line in flagged)
+    else:
+        scanned = any(s.warnings is not None for s in facts.steps)
+        md.append("None seen in the function logs scanned." if scanned else "Logs were not scanned.")
+    md.append("")
+    for extra_title, table in facts.extra.get("tables", {}).items():
+        md.append(f"## {extra_title}")
+        md.append(tabulate(table["rows"], headers=table["headers"], tablefmt="github"))
+        md.append("")
+    md.append("## The four questions, step by step")
+    for s in facts.steps:
+        step = BY_ID[s.id]
+        md.append(f"### {s.id} {step.title}: {s.status}")
+        md.append(f"Goal: {step.goal} Risk: {step.risk}. Estimate: {step.estimate}.")
+        answers = _answers(s)
+        md.append(tabulate([(q, answers[k]) for q, k in zip(QUESTIONS, QUESTION_KEYS)],
+                           headers=["question", "answer"], tablefmt="github"))
+        if s.metrics:
+            md.append("")
+            md.append(tabulate(sorted((k, _fmt(v)) for k, v in s.metrics.items()),
+                               headers=["metric", "value"], tablefmt="github"))
+        md.append("")
+        md.append("Rollback:")
+        md.extend(f"- `{cmd}`" for cmd in step.rollback)
+        md.append("")
+    markdown = redact("\n".join(md) + "\n")
+
+    data = {
+        "verdict": verdict,
+        "headline": headline,
+        "target": target_name,
+        "target_details": facts.target,
+        "rollout_step": facts.rollout_step,
+        "code": facts.code,
+        "started": datetime.fromtimestamp(facts.started, tz=timezone.utc).isoformat(),
+        "finished": datetime.fromtimestamp(facts.finished, tz=timezone.utc).isoformat(),
+        "steps": [{"id": s.id, "status": s.status, "passed": s.passed, "failed": s.failed,
+                   "skipped": s.skipped, "blocked": s.blocked, "duration_s": round(s.duration, 3),
+                   "summary": s.summary, "failures": [{"test": n, "message": m} for n, m in s.failures],
+                   "missing_evidence": [{"test": n, "reason": m} for n, m in s.missing],
+                   "answers": _answers(s), "metrics": s.metrics, "warnings": s.warnings}
+                  for s in facts.steps],
+        "failures": failure_lines,
+        "collection_errors": [{"node": n, "message": m} for n, m in facts.collection_errors],
+        "extra": facts.extra,
+    }
+    data = json.loads(redact(json.dumps(data, default=str)))
+    return Report(verdict=verdict, headline=redact(headline), failure_lines=failure_lines + missing_lines,
+                  markdown=markdown, data=data, stamp=stamp, target_name=target_name)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)

@@ -1,0 +1,413 @@
+"""One execution environment: an OS process running the official runtime client.
+
+The process is ``python -m awslambdaric <handler>`` with the AWS environment
+variables, exactly as the AWS Python base image starts it; it talks to a
+private RuntimeApiServer. The instance enforces the function's timeout, memory
+and ephemeral-storage limits by watching the process tree while it waits.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import math
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping
+
+from . import limits
+from .api_server import Invocation, RuntimeApiServer
+from .spec import FunctionSpec
+
+log = logging.getLogger(__name__)
+
+INIT_TIMEOUT_S = 10.0      # AWS's init phase limit for on-demand functions
+HANDOFF_TIMEOUT_S = 10.0   # a ready runtime must pick an invocation up within this
+MAX_SYNC_RESPONSE = 6 * 1024 * 1024 + 100   # 6291556 bytes, AWS's sync response limit
+
+# Variables AWS sets itself; a function's own env cannot override them. TMPDIR is
+# ours: it is the /tmp stand-in, so the function may not point it elsewhere.
+RESERVED_ENV = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TMPDIR", "HOME",
+})
+
+
+def utc_stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class Attempt:
+    """What one invocation attempt on one instance produced."""
+
+    outcome: str                 # success | error | timeout | oom | storage
+    payload: bytes
+    error_type: str | None
+    started: float               # epoch seconds
+    ended: float
+    duration_ms: float
+    max_memory_mb: int
+    max_tmp_bytes: int
+    init_duration_ms: float | None
+    pid: int
+    healthy: bool                # may the instance serve again?
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome != "success"
+
+
+class Instance:
+    """A started runtime process plus its Runtime API server and /tmp stand-in."""
+
+    def __init__(self, spec: FunctionSpec, *, root: Path, extra_env: Mapping[str, str], region: str,
+                 account: str, poll_interval: float, storage_mode: str,
+                 on_log: Callable[[str], None], python: str = sys.executable) -> None:
+        self.spec = spec
+        self.key = spec.instance_key()
+        self.id = uuid.uuid4().hex[:12]
+        self.dir = Path(root) / f"{spec.name}-{self.id}"
+        self.tmp = self.dir / "tmp"
+        self.home = self.dir / "home"
+        self.region = region
+        self.account = account
+        self.poll_interval = poll_interval
+        self.storage_mode = storage_mode
+        self._extra_env = dict(extra_env)
+        self._python = python
+        self._on_log = on_log
+        self._lock = threading.Lock()        # guards _capture and the line buffer
+        self._read_lock = threading.Lock()   # held whenever someone reads the pipe
+        self._partial = b""
+        self._capture: list[str] = []
+        self._closed = False
+        self._mounted = False
+        self.invocations = 0
+        self.peak_mem = 0
+        self.peak_tmp = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.server: RuntimeApiServer | None = None
+        self.log_stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+
+    # -- lifecycle -------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc else -1
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self.proc is not None and self.proc.poll() is None
+
+    def environment(self, api_address: str) -> dict[str, str]:
+        """The process environment, built from scratch like the Lambda sandbox's."""
+        spec = self.spec
+        code = str(Path(spec.code_dir).resolve())
+        opt = str(Path(spec.opt_dir).resolve()) if spec.opt_dir else str(self.dir / "opt")
+        py = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        env = {
+            "PATH": os.pathsep.join([f"{opt}/bin", str(Path(self._python).parent),
+                                     "/usr/local/bin", "/usr/bin", "/bin"]),
+            "LD_LIBRARY_PATH": f"{opt}/lib",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": os.pathsep.join([code, f"{opt}/python/lib/{py}/site-packages", f"{opt}/python"]),
+            "PYTHONDONTWRITEBYTECODE": "1",   # /var/task is read-only on AWS
+        }
+        env.update(self._extra_env)
+        for k, v in dict(spec.env).items():
+            if k not in RESERVED_ENV:
+                env[k] = str(v)
+        env.update({
+            "LAMBDA_TASK_ROOT": code,
+            "_HANDLER": spec.handler,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python3.11'}",
+            "AWS_LAMBDA_RUNTIME_API": api_address,
+            "TMPDIR": str(self.tmp),
+            "HOME": str(self.home),   # empty: no host ~/.aws leaks into the function
+        })
+        env.setdefault("FFMPEG_PATH", f"{opt}/bin/ffmpeg")
+        return env
+
+    def start(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.storage_mode == "tmpfs":
+            self._mounted = limits.mount_tmpfs(self.tmp, self.spec.ephemeral_mb)
+            if not self._mounted:
+                log.warning("tmpfs mount failed for %s; polling /tmp size instead", self.dir)
+                self.storage_mode = "poll"
+        self.server = RuntimeApiServer()
+        env = self.environment(self.server.address)
+        self._emit(f"INIT_START Runtime Version: {self.spec.runtime or 'python3.11'}.local\t"
+                   f"Runtime Version ARN: arn:aws:lambda:{self.region}::runtime:local")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [self._python, "-m", "awslambdaric", self.spec.handler],
+            cwd=str(Path(self.spec.code_dir).resolve()), env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+        fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        threading.Thread(target=self._reader, name=f"lambda-log-{self.id}", daemon=True).start()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            limits.kill_tree(self.proc.pid)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        elif self.proc is not None:
+            limits.kill_tree(self.proc.pid)  # orphaned children of an exited runtime
+
+    def close(self) -> None:
+        """Kill the tree, stop the server, unmount and delete the sandbox dir."""
+        if self._closed:
+            return
+        self._closed = True
+        self.kill()
+        self._drain()
+        if self.server is not None:
+            self.server.close()
+        if self.proc is not None and self.proc.stdout is not None:
+            try:
+                self.proc.stdout.close()
+            except OSError:
+                pass
+        if self._mounted:
+            limits.unmount(self.tmp)
+            self._mounted = False
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- logs ------------------------------------------------------------------
+    def _emit(self, line: str) -> None:
+        with self._lock:
+            self._capture.append(line)
+        self._on_log(line)
+
+    def _feed(self, data: bytes, final: bool = False) -> None:
+        buf = self._partial + data
+        *lines, self._partial = buf.split(b"\n")
+        if final and self._partial:
+            lines.append(self._partial)
+            self._partial = b""
+        for raw in lines:
+            self._emit(raw.decode("utf-8", errors="replace"))
+
+    def _read_available(self) -> bool:
+        """Read what the pipe holds right now; False on EOF. Caller holds _read_lock."""
+        if self.proc is None or self.proc.stdout is None or self.proc.stdout.closed:
+            return False
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return True
+            except (OSError, ValueError):
+                return False
+            if not data:
+                self._feed(b"", final=True)
+                return False
+            self._feed(data)
+
+    def _reader(self) -> None:
+        """Forward the process's stdout+stderr line by line for its whole life."""
+        while not self._closed and self.proc is not None and self.proc.stdout is not None:
+            try:
+                ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            except (OSError, ValueError):
+                return
+            if not ready:
+                continue
+            with self._read_lock:
+                if not self._read_available():
+                    return
+
+    def _drain(self) -> None:
+        """Pull everything already written to the pipe, so an invocation's logs are complete."""
+        with self._read_lock:
+            self._read_available()
+            if self._partial:
+                self._feed(b"", final=True)
+
+    # -- limits ----------------------------------------------------------------
+    def _check_limits(self) -> str | None:
+        pid = self.pid
+        mem = max(limits.tree_rss_bytes(pid), limits.peak_rss_bytes(pid))
+        self.peak_mem = max(self.peak_mem, mem)
+        tmp = limits.dir_usage_bytes(self.tmp, tmpfs=self._mounted)
+        self.peak_tmp = max(self.peak_tmp, tmp)
+        if mem > self.spec.memory_mb * limits.MB:
+            return "oom"
+        if not self._mounted and tmp > self.spec.ephemeral_mb * limits.MB:
+            return "storage"
+        return None
+
+    def _watch(self, event: threading.Event, deadline: float) -> str | None:
+        """Wait for event while enforcing limits: None, or 'timeout'|'oom'|'storage'|'exit'."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if event.wait(max(0.0, min(self.poll_interval, remaining))):
+                return None
+            violation = self._check_limits()
+            if violation:
+                return violation
+            if self.proc is None or self.proc.poll() is not None:
+                return None if event.is_set() else "exit"
+            if time.monotonic() >= deadline:
+                return None if event.is_set() else "timeout"
+
+    # -- invoke ----------------------------------------------------------------
+    def run(self, request_id: str, payload: bytes, *, function_arn: str, trace_id: str,
+            sync: bool) -> Attempt:
+        """Run one invocation to completion; never blocks past timeout + init bound."""
+        assert self.server is not None and self.proc is not None
+        spec = self.spec
+        cold = self.invocations == 0
+        self.invocations += 1
+        if not cold:
+            with self._lock:
+                self._capture = []
+        wall0 = time.time()
+        init_ms: float | None = None
+
+        violation: str | None = None
+        if cold:
+            violation = self._watch(self.server.ready, self.started_at + INIT_TIMEOUT_S)
+            if self.server.ready_at is not None:
+                init_ms = (self.server.ready_at - self.started_at) * 1000
+        inv = Invocation(request_id=request_id, payload=payload, function_arn=function_arn,
+                         timeout_s=spec.timeout_s, trace_id=trace_id)
+        t0 = time.monotonic()
+        if violation is None and self.server.init_error is not None:
+            return self._finish_init_error(inv, wall0, init_ms)
+        self._emit(f"START RequestId: {request_id} Version: $LATEST")
+        if violation is None:
+            self.server.submit(inv)
+            violation = self._watch(inv.handed_out, time.monotonic() + HANDOFF_TIMEOUT_S)
+        if violation is None:
+            t0 = inv.handed_out_at
+            violation = self._watch(inv.done, inv.handed_out_at + spec.timeout_s)
+        if violation is None and self._check_limits() == "oom":
+            violation = "oom"   # peak RSS shows it went over between two polls
+        t1 = time.monotonic()
+        if violation is not None:
+            self.kill()
+        self._drain()
+
+        duration_ms = (t1 - t0) * 1000
+        if violation == "timeout":
+            duration_ms = spec.timeout_s * 1000
+        error_type: str | None = None
+        healthy = violation is None
+        if violation is None and inv.response is not None:
+            outcome, body = "success", inv.response
+            if sync and len(body) > MAX_SYNC_RESPONSE:
+                outcome, error_type = "error", "Function.ResponseSizeTooLarge"
+                body = _json({"errorMessage": f"Response payload size exceeded maximum allowed payload size "
+                                              f"({MAX_SYNC_RESPONSE} bytes).",
+                              "errorType": error_type})
+        elif violation is None:
+            outcome, body, error_type = "error", inv.error or b"{}", inv.error_type
+            if error_type in ("OSError", None) and b"No space left on device" in body:
+                outcome = "storage"   # real ENOSPC from the sized tmpfs
+        else:
+            outcome, error_type, body = self._violation_error(violation, request_id)
+            if violation == "timeout":
+                self._emit(f"{utc_stamp()} {request_id} Task timed out after {spec.timeout_s:.2f} seconds")
+        self._emit(f"END RequestId: {request_id}")
+        self._emit(self._report(request_id, duration_ms, init_ms, outcome, error_type, violation))
+        with self._lock:
+            lines = list(self._capture)
+            self._capture = []
+        return Attempt(outcome=outcome, payload=body, error_type=error_type, started=wall0,
+                       ended=time.time(), duration_ms=duration_ms,
+                       max_memory_mb=math.ceil(self.peak_mem / limits.MB),
+                       max_tmp_bytes=self.peak_tmp, init_duration_ms=init_ms, pid=self.pid,
+                       healthy=healthy and self.alive, lines=lines)
+
+    def _violation_error(self, violation: str, rid: str) -> tuple[str, str, bytes]:
+        spec = self.spec
+        if violation == "timeout":
+            return "timeout", "Sandbox.Timedout", _json({
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {rid} Error: Task timed out after {spec.timeout_s:.2f} seconds"})
+        if violation == "oom":
+            return "oom", "Runtime.OutOfMemory", _json({
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"})
+        if violation == "storage":
+            return "storage", "Runtime.EphemeralStorageExceeded", _json({
+                "errorType": "Runtime.EphemeralStorageExceeded",
+                "errorMessage": f"RequestId: {rid} Error: ephemeral storage (/tmp) exceeded the "
+                                f"{spec.ephemeral_mb} MB limit; runtime killed"})
+        code = self.proc.returncode if self.proc is not None else None
+        status = (f"signal: {signal.Signals(-code).name[3:].lower()}" if code is not None and code < 0
+                  else f"exit status {code}")
+        return "error", "Runtime.ExitError", _json({
+            "errorType": "Runtime.ExitError",
+            "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: {status}"})
+
+    def _finish_init_error(self, inv: Invocation, wall0: float, init_ms: float | None) -> Attempt:
+        """The handler could not be loaded: AWS returns the init error as the invoke's error."""
+        assert self.server is not None
+        self.kill()
+        self._drain()
+        body = self.server.init_error or b"{}"
+        etype = self.server.init_error_type
+        rid = inv.request_id
+        self._emit(f"INIT_REPORT Init Duration: {init_ms or 0:.2f} ms\tPhase: init\tStatus: error\t"
+                   f"Error Type: {etype}")
+        self._emit(f"START RequestId: {rid} Version: $LATEST")
+        self._emit(f"END RequestId: {rid}")
+        self._emit(self._report(rid, 0.0, init_ms, "error", etype, "init"))
+        with self._lock:
+            lines = list(self._capture)
+            self._capture = []
+        return Attempt(outcome="error", payload=body, error_type=etype, started=wall0, ended=time.time(),
+                       duration_ms=0.0, max_memory_mb=math.ceil(self.peak_mem / limits.MB),
+                       max_tmp_bytes=self.peak_tmp, init_duration_ms=init_ms, pid=self.pid,
+                       healthy=False, lines=lines)
+
+    def _report(self, rid: str, duration_ms: float, init_ms: float | None, outcome: str,
+                error_type: str | None, violation: str | None) -> str:
+        parts = [f"REPORT RequestId: {rid}", f"Duration: {duration_ms:.2f} ms",
+                 f"Billed Duration: {max(1, math.ceil(duration_ms))} ms",
+                 f"Memory Size: {self.spec.memory_mb} MB",
+                 f"Max Memory Used: {math.ceil(self.peak_mem / limits.MB)} MB"]
+        if init_ms is not None:
+            parts.append(f"Init Duration: {init_ms:.2f} ms")
+        if violation == "timeout":
+            parts.append("Status: timeout")
+        elif violation is not None:
+            parts += ["Status: error", f"Error Type: {error_type}"]
+        return "\t".join(parts)
+
+
+def _json(obj: object) -> bytes:
+    return json.dumps(obj).encode()

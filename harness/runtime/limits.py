@@ -1,0 +1,131 @@
+"""Resource limits of a function instance: memory, ephemeral storage, process-tree kill.
+
+AWS enforces these with a cgroup and a sized /tmp; locally we poll the process
+tree with psutil and, when we can, give each instance a real size-limited tmpfs
+so the function sees ENOSPC exactly as on AWS.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants (those still alive)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Current resident memory of the whole tree, like the sandbox cgroup would count it."""
+    total = 0
+    for p in tree(pid):
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """Peak RSS (VmHWM) of one process: catches allocations made between two polls."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL the process, its process group and every descendant (e.g. ffmpeg)."""
+    procs = tree(pid)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # instance runs in its own session/group
+    except OSError:
+        pass
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+def dir_usage_bytes(path: Path, *, tmpfs: bool) -> int:
+    """Bytes used under the instance's /tmp stand-in."""
+    if tmpfs:
+        try:
+            st = os.statvfs(path)
+            return (st.f_blocks - st.f_bfree) * st.f_frsize
+        except OSError:
+            return 0
+    total = 0
+    stack = [str(path)]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            stack.append(e.path)
+                        elif e.is_file(follow_symlinks=False):
+                            total += e.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        pass
+        except OSError:
+            pass
+    return total
+
+
+def mount_tmpfs(path: Path, size_mb: int) -> bool:
+    """Mount a size-limited tmpfs on path; False when not permitted here."""
+    try:
+        r = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={int(size_mb)}m,mode=1777", "tmpfs", str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        log.debug("tmpfs mount failed: %s", e)
+        return False
+    if r.returncode != 0:
+        log.debug("tmpfs mount failed: %s", r.stderr.decode(errors="replace").strip())
+        return False
+    return True
+
+
+def unmount(path: Path) -> None:
+    """Lazy unmount so a lingering handle never makes close() fail or hang."""
+    try:
+        subprocess.run(["umount", "-l", str(path)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def probe_storage_mode(work_dir: Path) -> str:
+    """'tmpfs' when a sized tmpfs can be mounted here, else 'poll'."""
+    probe = work_dir / ".tmpfs-probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    ok = mount_tmpfs(probe, 1)
+    if ok:
+        unmount(probe)
+    try:
+        probe.rmdir()
+    except OSError:
+        pass
+    return "tmpfs" if ok else "poll"
