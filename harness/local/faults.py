@@ -1,0 +1,99 @@
+"""Fault injection at the embedded AWS endpoint: errors and delays for matching requests.
+
+Faults live in the gateway, outside the function, so the function under test
+runs unchanged: it sees throttling, 5xx or a failed upload exactly as it would
+from AWS. Rules match on service, operation and a key/table substring.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from harness.local.awsreq import AwsRequest
+
+_S3_ERRORS = {"InternalError": 500, "SlowDown": 503, "AccessDenied": 403, "ServiceUnavailable": 503}
+_DDB_ERRORS = {"ProvisionedThroughputExceededException": 400, "ThrottlingException": 400,
+               "InternalServerError": 500, "RequestLimitExceeded": 400}
+
+
+@dataclass
+class FaultRule:
+    service: str
+    operation: str | None = None
+    match: str | None = None          # substring of the S3 key, or of the DynamoDB request body
+    error: str | None = None          # AWS error code; None means delay only
+    skip: int = 0                     # let this many matching requests through first
+    times: int | None = None          # fail this many times, then pass (None: always)
+    delay_s: float = 0.0
+    hits: int = 0
+    seen: int = 0
+    id: int = field(default=0)
+
+    def applies(self, req: AwsRequest, body: bytes) -> bool:
+        if req.service != self.service:
+            return False
+        if self.operation and req.operation != self.operation:
+            return False
+        if self.match:
+            hay = req.key or ""
+            if req.service == "dynamodb":
+                hay = body.decode("utf-8", "replace")
+            if self.match not in hay:
+                return False
+        return True
+
+
+def error_response(req: AwsRequest, code: str) -> tuple[int, dict[str, str], bytes]:
+    if req.service == "dynamodb":
+        status = _DDB_ERRORS.get(code, 400)
+        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
+                           "message": f"injected fault: {code}"}).encode()
+        return status, {"Content-Type": "application/x-amz-json-1.0"}, body
+    status = _S3_ERRORS.get(code, 500)
+    body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
+            f"<Message>injected fault: {code}</Message><Key>{req.key or ''}</Key></Error>").encode()
+    return status, {"Content-Type": "application/xml"}, body
+
+
+class FaultInjector:
+    def __init__(self) -> None:
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+        self._next = 1
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        with self._lock:
+            rule.id = self._next
+            self._next += 1
+            self._rules.append(rule)
+        return rule
+
+    def remove(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._rules = [r for r in self._rules if r.id != rule.id]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def decide(self, req: AwsRequest, body: bytes) -> tuple[float, str | None]:
+        """(delay seconds, error code or None) for this request."""
+        with self._lock:
+            for rule in self._rules:
+                if not rule.applies(req, body):
+                    continue
+                rule.seen += 1
+                if rule.seen <= rule.skip:
+                    continue
+                if rule.times is not None and rule.hits >= rule.times:
+                    continue
+                rule.hits += 1
+                return rule.delay_s, rule.error
+        return 0.0, None
+
+
+def sleep(seconds: float) -> None:
+    if seconds > 0:
+        time.sleep(seconds)

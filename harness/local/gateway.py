@@ -1,0 +1,178 @@
+"""One loopback endpoint for the embedded AWS.
+
+Every client (phase tests, the function, the backend, ffmpeg reading a
+presigned URL) talks to this gateway through standard AWS endpoint settings.
+Lambda API calls go to the LambdaService; everything else is checked against
+the function role's policy when the function signed it, passed through the
+fault injector, and forwarded to the moto server.
+"""
+from __future__ import annotations
+
+import http.client
+import logging
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from harness.local import awsreq, iam
+from harness.local.faults import FaultInjector, error_response, sleep
+
+log = logging.getLogger(__name__)
+_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+_CHUNK = 1 << 20
+
+
+class Gateway:
+    def __init__(self, moto_port: int, *, lambda_service=None, faults: FaultInjector | None = None,
+                 policy=None, region: str = "us-east-1", account: str = "123456789012") -> None:
+        self.moto_port = moto_port
+        self.lambda_service = lambda_service
+        self.faults = faults or FaultInjector()
+        self.policy = policy
+        self.region = region
+        self.account = account
+        self.denied: list[str] = []
+        self.requests = 0
+        gateway = self
+
+        class Handler(_Handler):
+            gw = gateway
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-gateway", daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    gw: Gateway
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        log.debug("gateway: " + format, *args)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle()
+
+    do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_GET  # noqa: N815
+
+    def _read_body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if length is not None:
+            return self.rfile.read(int(length)) if int(length) else b""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        return b""
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in _HOP and k.lower() != "content-length":
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def _handle(self) -> None:
+        gw = self.gw
+        gw.requests += 1
+        split = urlsplit(self.path)
+        body = self._read_body()
+        headers = {k: v for k, v in self.headers.items()}
+        req = awsreq.parse(self.command, split.path, split.query, headers, body)
+        try:
+            if req.service == "lambda" and gw.lambda_service is not None:
+                status, out_headers, out_body = gw.lambda_service.handle(self.command, split.path, split.query,
+                                                                         headers, body)
+                self._send(status, out_headers, out_body)
+                return
+            if req.access_key == iam.FUNCTION_ACCESS_KEY and gw.policy is not None:
+                denied = self._denied(req, body)
+                if denied:
+                    gw.denied.append(denied)
+                    self._send(*error_response(req, "AccessDenied"))
+                    return
+            delay, error = gw.faults.decide(req, body)
+            sleep(delay)
+            if error:
+                self._send(*error_response(req, error))
+                return
+            self._forward(headers, body)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        except Exception as exc:  # never leave a client hanging
+            log.exception("gateway error")
+            self._send(500, {"Content-Type": "application/xml"},
+                       f"<Error><Code>InternalError</Code><Message>gateway: {exc}</Message></Error>".encode())
+
+    def _denied(self, req: awsreq.AwsRequest, body: bytes) -> str | None:
+        gw = self.gw
+        targets = []
+        if req.service == "s3" and req.operation == "DeleteObjects":
+            keys = re.findall(rb"<Key>(.*?)</Key>", body)
+            targets = [("s3:DeleteObject", f"arn:aws:s3:::{req.bucket}/{k.decode()}") for k in keys]
+        else:
+            ar = iam.action_and_resource(req, gw.region, gw.account)
+            if ar:
+                targets = [ar]
+        for action, resource in targets:
+            if not iam.allowed(gw.policy, action, resource):
+                return f"AccessDenied: function role may not {action} on {resource}"
+        return None
+
+    def _forward(self, headers: dict[str, str], body: bytes) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.gw.moto_port, timeout=300)
+        try:
+            fwd = {k: v for k, v in headers.items() if k.lower() not in _HOP}
+            conn.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,
+                         headers=fwd)
+            resp = conn.getresponse()
+            length = resp.getheader("Content-Length")
+            if length is None or self.command == "HEAD":
+                data = resp.read()
+                out = dict(resp.getheaders())
+                if self.command == "HEAD" and length is not None:
+                    self.send_response(resp.status)
+                    for k, v in out.items():
+                        if k.lower() not in _HOP:
+                            self.send_header(k, v)
+                    self.end_headers()
+                    return
+                self._send(resp.status, out, data)
+                return
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in _HOP:
+                    self.send_header(k, v)
+            self.end_headers()
+            remaining = int(length)
+            while remaining > 0:
+                chunk = resp.read(min(_CHUNK, remaining))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+        finally:
+            conn.close()

@@ -1,0 +1,1 @@
+"""The stack as terraform declares it: parsing, offline checks and deterministic builds."""

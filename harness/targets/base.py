@@ -1,0 +1,173 @@
+"""What every target offers the phase modules: clients, names, and a few bounded helpers.
+
+Tests never branch on the target's name; a test that needs a capability only
+the embedded target has (fault injection) is marked local_only and is not
+collected for aws.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from harness.stack.terraform import StackSpec
+
+log = logging.getLogger("harness.target")
+TERMINAL = ("COMPLETED", "FAILED")
+
+
+class TargetError(RuntimeError):
+    """The target cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class Invocation:
+    status_code: int
+    payload: object
+    function_error: str | None
+    log_tail: str
+    request_id: str
+
+    @property
+    def ok(self) -> bool:
+        return self.function_error is None and 200 <= self.status_code < 300
+
+
+@dataclass
+class Target:
+    name: str
+    stack: StackSpec
+    session: object               # boto3.Session
+    endpoint_url: str | None
+    backend_url: str | None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    created_keys: set = field(default_factory=set)
+    created_jobs: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        kw = {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
+        self.s3 = self.session.client("s3", **kw)
+        self.lambda_ = self.session.client("lambda", **kw)
+        self.dynamodb = self.session.client("dynamodb", **kw)
+        self.logs = self.session.client("logs", **kw)
+
+    # -- names -------------------------------------------------------------------------
+    @property
+    def bucket(self) -> str:
+        return self.stack.bucket
+
+    @property
+    def table(self) -> str:
+        return self.stack.table.name
+
+    def function_name(self, key: str) -> str:
+        return self.stack.function(key).name
+
+    # -- helpers -----------------------------------------------------------------------
+    def new_job_id(self) -> str:
+        job_id = str(uuid.uuid4())
+        self.created_jobs.add(job_id)
+        return job_id
+
+    def upload_key(self, filename: str, job_id: str | None = None) -> str:
+        return f"uploads/{self.run_id}/{job_id or uuid.uuid4().hex[:8]}/{filename}"
+
+    def upload_file(self, path: Path, *, job_id: str | None = None, filename: str | None = None) -> str:
+        key = self.upload_key(filename or Path(path).name, job_id)
+        self.s3.upload_file(str(path), self.bucket, key)
+        self.created_keys.add(key)
+        return key
+
+    def invoke(self, key: str, payload: dict | None = None, *, asynchronous: bool = False,
+               tail: bool = False) -> Invocation:
+        kwargs = {"FunctionName": self.function_name(key), "Payload": json.dumps(payload or {}).encode(),
+                  "InvocationType": "Event" if asynchronous else "RequestResponse"}
+        if tail and not asynchronous:
+            kwargs["LogType"] = "Tail"
+        resp = self.lambda_.invoke(**kwargs)
+        raw = resp["Payload"].read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        import base64
+        tail_text = base64.b64decode(resp.get("LogResult", "")).decode("utf-8", "replace") if resp.get("LogResult") else ""
+        return Invocation(resp["StatusCode"], body, resp.get("FunctionError"), tail_text,
+                          resp["ResponseMetadata"].get("RequestId", ""))
+
+    def get_job(self, job_id: str) -> dict | None:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        item = self.dynamodb.get_item(TableName=self.table, Key={self.stack.table.hash_key: {"S": job_id}},
+                                      ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        des = TypeDeserializer()
+        return {k: des.deserialize(v) for k, v in item.items()}
+
+    def wait_for_job(self, job_id: str, *, timeout: float, interval: float = 0.25,
+                     until: tuple[str, ...] = TERMINAL) -> dict:
+        """Poll the job record until it reaches one of `until`; bounded, with progress in the log."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            job = self.get_job(job_id)
+            status = job.get("status") if job else None
+            if status != last:
+                log.info("job %s: %s", job_id, status)
+                last = status
+            if status in until:
+                return job
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} still {status or 'absent'} after {timeout:.0f} s "
+                                   f"(waiting for {'/'.join(until)})")
+            time.sleep(interval)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return sorted(keys)
+
+    def outputs_of(self, job_id: str) -> list[str]:
+        return self.list_keys(f"processed/{job_id}/")
+
+    def sha256_of(self, key: str) -> tuple[int, str]:
+        import hashlib
+
+        digest, size = hashlib.sha256(), 0
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+        return size, digest.hexdigest()
+
+    def download(self, key: str, dest: Path) -> Path:
+        self.s3.download_file(self.bucket, key, str(dest))
+        return dest
+
+    # -- cleanup -------------------------------------------------------------------------
+    def cleanup(self) -> None:
+        """Delete everything this run wrote: uploads, outputs, copies and job records."""
+        prefixes = [f"uploads/{self.run_id}/"] + [f"processed/{j}/" for j in self.created_jobs]
+        for prefix in prefixes:
+            try:
+                for key in self.list_keys(prefix):
+                    self.s3.delete_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                log.warning("cleanup of %s failed: %s", prefix, exc)
+        for key in list(self.created_keys):
+            try:
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
+            except ClientError:
+                pass
+        for job_id in self.created_jobs:
+            try:
+                self.dynamodb.delete_item(TableName=self.table, Key={self.stack.table.hash_key: {"S": job_id}})
+            except ClientError:
+                pass

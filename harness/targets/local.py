@@ -1,0 +1,214 @@
+"""LocalTarget: the whole stack on loopback, provisioned from terraform, one per xdist worker.
+
+moto is not safe to share between workers, so each worker gets its own moto
+server, gateway, Lambda runtime and backend services on free ports.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import shutil
+import socket
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from harness.local.faults import FaultInjector, FaultRule
+from harness.local.gateway import Gateway
+from harness.local.iam import FUNCTION_ACCESS_KEY
+from harness.local.lambda_service import LambdaService
+from harness.runtime import LambdaRuntime
+from harness.stack import build
+from harness.stack.codescan import scan
+from harness.stack.terraform import StackSpec, load_stack
+from harness.targets.base import Target, TargetError
+
+log = logging.getLogger("harness.local")
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server access log
+REPO = Path(__file__).resolve().parents[2]
+HARNESS_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+FUNCTION_SECRET = "local-function-role-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tf_overrides(config) -> dict:
+    out = {}
+    for item in config.getoption("--tf-var") if config is not None else []:
+        if "=" not in item:
+            raise TargetError(f"--tf-var {item!r} must be NAME=VALUE")
+        name, value = item.split("=", 1)
+        out[name.strip()] = value
+    return out
+
+
+@dataclass
+class LocalStack:
+    """The running embedded AWS (moto + gateway + runtime), without the target helpers."""
+
+    spec: StackSpec
+    work_dir: Path
+    moto: object
+    gateway: Gateway
+    runtime: LambdaRuntime
+    service: LambdaService
+    package: build.Artifact
+    layer: build.Artifact
+    layer_arn: str = ""
+    services: list = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        return self.gateway.url
+
+    def client(self, name: str):
+        return boto3.client(name, endpoint_url=self.endpoint, region_name=self.spec.region, **HARNESS_CREDENTIALS)
+
+    def close(self) -> None:
+        for svc in reversed(self.services):
+            try:
+                svc.close()
+            except Exception:  # keep closing the rest
+                log.exception("stopping %s failed", svc)
+        self.runtime.close()
+        self.gateway.close()
+        try:
+            self.moto.stop()
+        except Exception:
+            pass
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_delays=(0.5, 1.0),
+                warm: bool = True) -> LocalStack:
+    from moto.server import ThreadedMotoServer
+
+    work_dir = Path(work_dir or tempfile.mkdtemp(prefix="rollout-local-"))
+    package = build.build_package()
+    layer = build.build_layer()
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    gateway = Gateway(moto_port, policy=spec.policy, region=spec.region, account=spec.account)
+    runtime = LambdaRuntime(work_dir / "runtime", warm=warm, region=spec.region,
+                            async_retry_delays=tuple(async_retry_delays),
+                            extra_env={"AWS_ENDPOINT_URL": gateway.url,
+                                       "AWS_ACCESS_KEY_ID": FUNCTION_ACCESS_KEY,
+                                       "AWS_SECRET_ACCESS_KEY": FUNCTION_SECRET,
+                                       "AWS_SESSION_TOKEN": "local-session-token"})
+    service = LambdaService(moto_port, work_dir / "lambda", runtime, region=spec.region,
+                            credentials=HARNESS_CREDENTIALS)
+    gateway.lambda_service = service
+    stack = LocalStack(spec, work_dir, moto, gateway, runtime, service, package, layer)
+    try:
+        provision(stack)
+    except Exception:
+        stack.close()
+        raise
+    return stack
+
+
+def provision(stack: LocalStack) -> None:
+    """Create exactly what terraform declares, through the public APIs."""
+    spec = stack.spec
+    s3, ddb, iam, lam = (stack.client(n) for n in ("s3", "dynamodb", "iam", "lambda"))
+    s3.create_bucket(Bucket=spec.bucket)
+    table = spec.table
+    key_schema = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
+    if table.range_key:
+        key_schema.append({"AttributeName": table.range_key, "KeyType": "RANGE"})
+    kwargs = {"TableName": table.name, "KeySchema": key_schema,
+              "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in table.attributes.items()]}
+    if table.billing_mode == "PAY_PER_REQUEST":
+        kwargs["BillingMode"] = "PAY_PER_REQUEST"
+    else:
+        kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+    ddb.create_table(**kwargs)
+    assume = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    iam.create_role(RoleName=spec.role_name, AssumeRolePolicyDocument=json.dumps(assume))
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": st.sid or f"S{i}", "Effect": st.effect, "Action": list(st.actions), "Resource": list(st.resources)}
+        for i, st in enumerate(spec.policy)]}
+    iam.put_role_policy(RoleName=spec.role_name, PolicyName=f"{spec.role_name}-policy",
+                        PolicyDocument=json.dumps(policy))
+    layer_arns = {}
+    for address, decl in spec.layers.items():
+        resp = lam.publish_layer_version(LayerName=decl.name, Content={"ZipFile": stack.layer.path.read_bytes()},
+                                         CompatibleRuntimes=list(decl.runtimes))
+        layer_arns[address] = resp["LayerVersionArn"]
+        stack.layer_arn = resp["LayerVersionArn"]
+    code = stack.package.path.read_bytes()
+    for fn in spec.enabled_functions:
+        args = {"FunctionName": fn.name, "Runtime": fn.runtime, "Role": spec.role_arn, "Handler": fn.handler,
+                "Code": {"ZipFile": code}, "MemorySize": fn.memory_mb, "Timeout": fn.timeout_s,
+                "EphemeralStorage": {"Size": fn.ephemeral_mb}, "Publish": False}
+        if fn.env:
+            args["Environment"] = {"Variables": {k: str(v) for k, v in fn.env.items()}}
+        if fn.layers:
+            args["Layers"] = [layer_arns[a] for a in fn.layers]
+        lam.create_function(**args)
+        if fn.reserved_concurrency is not None:
+            lam.put_function_concurrency(FunctionName=fn.name,
+                                         ReservedConcurrentExecutions=fn.reserved_concurrency)
+
+
+class LocalTarget(Target):
+    """The embedded stack behind the Target interface, plus local-only capabilities."""
+
+    local: LocalStack
+
+    @classmethod
+    def start(cls, config) -> "LocalTarget":
+        workspace = config.getoption("--tf-workspace") if config is not None else None
+        spec = load_stack(REPO / "terraform", workspace=workspace, overrides=tf_overrides(config))
+        t0 = time.monotonic()
+        stack = start_stack(spec)
+        session = boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS)
+        target = cls(name="local", stack=spec, session=session, endpoint_url=stack.endpoint, backend_url=None)
+        target.local = stack
+        target.startup_s = time.monotonic() - t0
+        return target
+
+    # -- local-only capabilities ---------------------------------------------------------
+    @property
+    def faults(self) -> FaultInjector:
+        return self.local.gateway.faults
+
+    @contextmanager
+    def fault(self, **rule):
+        added = self.faults.add(FaultRule(**rule))
+        try:
+            yield added
+        finally:
+            self.faults.remove(added)
+
+    @property
+    def runtime(self) -> LambdaRuntime:
+        return self.local.runtime
+
+    def identity(self) -> dict:
+        return {"name": "local", "endpoint": self.local.endpoint, "region": self.stack.region,
+                "account": self.stack.account, "workspace": self.stack.workspace,
+                "package_sha256": self.local.package.sha256, "layer_sha256": self.local.layer.sha256,
+                "storage_mode": self.local.runtime.storage_mode,
+                "iam": "the gateway applies the role policy from terraform to every request the function signs",
+                "startup_s": round(getattr(self, "startup_s", 0.0), 2)}
+
+    def code_facts(self):
+        return scan(REPO / "lambda_src")
+
+    def function_logs(self, name: str | None = None) -> list[str]:
+        return self.local.runtime.logs(name)
+
+    def close(self) -> None:
+        self.local.close()

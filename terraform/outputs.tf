@@ -1,0 +1,45 @@
+output "bucket_name" {
+  value = aws_s3_bucket.videos.bucket
+}
+
+output "bucket_arn" {
+  value = aws_s3_bucket.videos.arn
+}
+
+output "table_name" {
+  value = aws_dynamodb_table.jobs.name
+}
+
+output "table_arn" {
+  value = aws_dynamodb_table.jobs.arn
+}
+
+output "role_arn" {
+  value = aws_iam_role.lambda.arn
+}
+
+output "ffmpeg_layer_arn" {
+  value = aws_lambda_layer_version.ffmpeg.arn
+}
+
+output "processor_function_name" {
+  value = aws_lambda_function.video_processor.function_name
+}
+
+output "processor_function_arn" {
+  value = aws_lambda_function.video_processor.arn
+}
+
+output "test_function_names" {
+  value = {
+    hello        = try(aws_lambda_function.video_processor_test[0].function_name, null)
+    ffmpeg_check = try(aws_lambda_function.ffmpeg_check[0].function_name, null)
+    s3_roundtrip = try(aws_lambda_function.s3_roundtrip[0].function_name, null)
+    segment      = try(aws_lambda_function.segment_test[0].function_name, null)
+    job_status   = try(aws_lambda_function.job_status[0].function_name, null)
+  }
+}
+
+output "stage" {
+  value = var.stage
+}
