@@ -96,6 +96,7 @@ class Instance:
         self._partial = b""
         self._capture: list[str] = []
         self._closed = False
+        self._life_lock = threading.Lock()
         self._mounted = False
         self.invocations = 0
         self.peak_mem = 0
@@ -122,7 +123,7 @@ class Instance:
         env = {
             "PATH": os.pathsep.join([f"{opt}/bin", str(Path(self._python).parent),
                                      "/usr/local/bin", "/usr/bin", "/bin"]),
-            "LD_LIBRARY_PATH": f"{opt}/lib",
+            "LD_LIBRARY_PATH": os.pathsep.join([code, f"{code}/lib", f"{opt}/lib"]),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PYTHONPATH": os.pathsep.join([code, f"{opt}/python/lib/{py}/site-packages", f"{opt}/python"]),
@@ -152,6 +153,13 @@ class Instance:
         return env
 
     def start(self) -> None:
+        """Mount /tmp, start the API server, spawn the runtime. Serialised with close()."""
+        with self._life_lock:
+            if self._closed:
+                raise RuntimeError("instance closed before it started (runtime shutting down)")
+            self._start()
+
+    def _start(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.home.mkdir(parents=True, exist_ok=True)
         if self.storage_mode == "tmpfs":
@@ -161,7 +169,7 @@ class Instance:
                 self.storage_mode = "poll"
         self.server = RuntimeApiServer()
         env = self.environment(self.server.address)
-        self._emit(f"INIT_START Runtime Version: {self.spec.runtime or 'python3.11'}.local\t"
+        self._emit(f"INIT_START Runtime Version: {_runtime_version(self.spec.runtime)}\t"
                    f"Runtime Version ARN: arn:aws:lambda:{self.region}::runtime:local")
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
@@ -186,9 +194,10 @@ class Instance:
 
     def close(self) -> None:
         """Kill the tree, stop the server, unmount and delete the sandbox dir."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._life_lock:
+            if self._closed:
+                return
+            self._closed = True
         self.kill()
         self._drain()
         if self.server is not None:
@@ -407,6 +416,12 @@ class Instance:
         elif violation is not None:
             parts += ["Status: error", f"Error Type: {error_type}"]
         return "\t".join(parts)
+
+
+def _runtime_version(runtime: str) -> str:
+    """AWS prints e.g. 'python:3.11.v29'; we mark ours as local."""
+    name = runtime or "python3.11"
+    return f"python:{name[len('python'):]}.local" if name.startswith("python") else f"{name}.local"
 
 
 def _json(obj: object) -> bytes:

@@ -50,6 +50,7 @@ class Target:
     created_jobs: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self.started = time.time()
         kw = {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
         self.s3 = self.session.client("s3", **kw)
         self.lambda_ = self.session.client("lambda", **kw)
@@ -67,6 +68,12 @@ class Target:
 
     def function_name(self, key: str) -> str:
         return self.stack.function(key).name
+
+    def backend(self) -> str:
+        """Base URL of the backend under test."""
+        if not self.backend_url:
+            raise TargetError("no backend URL: pass --backend-url (or ROLLOUT_BACKEND_URL) for the aws target")
+        return self.backend_url.rstrip("/")
 
     # -- helpers -----------------------------------------------------------------------
     def new_job_id(self) -> str:

@@ -196,6 +196,17 @@ class LocalTarget(Target):
     def runtime(self) -> LambdaRuntime:
         return self.local.runtime
 
+    def backend(self) -> str:
+        """Starts redis, the Celery worker and uvicorn on first use (steps 1B, 4A, 5A, 5B need them)."""
+        if self.backend_url is None:
+            from harness.local.services import start_backend
+
+            svc = start_backend(self.local, with_worker=True)
+            self.local.services.append(svc)
+            self.backend_service = svc
+            self.backend_url = svc.url
+        return self.backend_url
+
     def identity(self) -> dict:
         return {"name": "local", "endpoint": self.local.endpoint, "region": self.stack.region,
                 "account": self.stack.account, "workspace": self.stack.workspace,

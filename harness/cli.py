@@ -1,0 +1,135 @@
+"""python -m harness: build the artifacts, serve the embedded stack, or prove the aws path against it.
+
+  python -m harness build                 build function.zip and ffmpeg-layer.zip into build/
+  python -m harness serve [--env-file F]  provision the embedded stack and serve it until Ctrl-C
+  python -m harness aws-selftest --phase 3 [-- pytest args]
+                                          serve in the background, then run `pytest phases -m aws`
+                                          against it with the printed environment
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from harness.stack import build
+
+    for art in (build.build_package(), build.build_layer()):
+        print(f"{art.path.relative_to(REPO)}  sha256={art.sha256}  {art.zipped_bytes} bytes")
+    return 0
+
+
+def served_environment(stack, backend_url: str | None, outputs_file: Path) -> dict[str, str]:
+    env = {"AWS_ENDPOINT_URL": stack.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": stack.spec.region,
+           "AWS_DEFAULT_REGION": stack.spec.region, "ROLLOUT_TF_OUTPUTS": str(outputs_file)}
+    if backend_url:
+        env["ROLLOUT_BACKEND_URL"] = backend_url
+    return env
+
+
+def terraform_outputs(spec) -> dict:
+    """The embedded stack's names in `terraform output -json` shape."""
+    fn = {f.key: f for f in spec.enabled_functions}
+    values = {
+        "bucket_name": spec.bucket, "bucket_arn": f"arn:aws:s3:::{spec.bucket}",
+        "table_name": spec.table.name, "role_arn": spec.role_arn, "stage": str(spec.variables.get("stage", "dev")),
+        "processor_function_name": spec.function("video_processor").name,
+        "test_function_names": {out: (fn[key].name if key in fn else None) for out, key in
+                                (("hello", "video_processor_test"), ("ffmpeg_check", "ffmpeg_check"),
+                                 ("s3_roundtrip", "s3_roundtrip"), ("segment", "segment_test"),
+                                 ("job_status", "job_status"))},
+    }
+    return {k: {"sensitive": False, "value": v} for k, v in values.items()}
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from harness.stack.terraform import load_stack
+    from harness.targets.local import start_stack
+    from harness.local.services import start_backend
+
+    spec = load_stack(REPO / "terraform", workspace=args.workspace)
+    stack = start_stack(spec)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    try:
+        backend = start_backend(stack, with_worker=True)
+        stack.services.append(backend)
+        state = Path(args.state_dir or tempfile.mkdtemp(prefix="rollout-serve-"))
+        state.mkdir(parents=True, exist_ok=True)
+        outputs = state / "terraform-outputs.json"
+        outputs.write_text(json.dumps(terraform_outputs(spec), indent=2))
+        env = served_environment(stack, backend.url, outputs)
+        text = "".join(f"export {k}={v}\n" for k, v in env.items())
+        env_file = Path(args.env_file) if args.env_file else state / "env.sh"
+        tmp = env_file.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, env_file)
+        print("# embedded stack is up; export this environment, then run: pytest phases/ -m aws --phase 3")
+        print(text, end="", flush=True)
+        print(f"# (also written to {env_file}); Ctrl-C stops the stack", flush=True)
+        while not stop.is_set():
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.close()
+    return 0
+
+
+def cmd_aws_selftest(args: argparse.Namespace) -> int:
+    state = Path(tempfile.mkdtemp(prefix="rollout-selftest-"))
+    env_file = state / "env.sh"
+    server = subprocess.Popen([sys.executable, "-m", "harness", "serve", "--env-file", str(env_file),
+                               "--state-dir", str(state)], cwd=REPO, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while not env_file.exists():
+            if server.poll() is not None:
+                print(f"harness serve exited with {server.returncode} before it was ready", file=sys.stderr)
+                return 2
+            if time.monotonic() > deadline:
+                print("harness serve was not ready within 180 s", file=sys.stderr)
+                return 2
+            time.sleep(0.2)
+        env = dict(os.environ)
+        for line in env_file.read_text().splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            env[key] = value
+        extra = [a for a in args.pytest_args if a != "--"]
+        cmd = [sys.executable, "-m", "pytest", "phases/", "-m", "aws", "--phase", args.phase, *extra]
+        print("running:", " ".join(cmd), flush=True)
+        return subprocess.call(cmd, cwd=REPO, env=env)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("build", help="build the deployment package and the ffmpeg layer")
+    serve = sub.add_parser("serve", help="serve the embedded stack in the foreground")
+    serve.add_argument("--env-file", help="also write the environment to this file")
+    serve.add_argument("--state-dir", help="where the outputs file goes (default: a temp dir)")
+    serve.add_argument("--workspace", default=None, help="terraform workspace (tfvars in terraform/env/)")
+    st = sub.add_parser("aws-selftest", help="run the aws target against the served embedded stack")
+    st.add_argument("--phase", default="3")
+    st.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    return {"build": cmd_build, "serve": cmd_serve, "aws-selftest": cmd_aws_selftest}[args.command](args)

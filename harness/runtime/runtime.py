@@ -1,0 +1,281 @@
+"""LambdaRuntime: invoke functions as AWS does, with real processes and real limits.
+
+It owns the warm pools of instances, reserved-concurrency slots, the async
+event queue with AWS's retry policy (3 attempts, same request id), and the
+records/logs that tests assert on.
+"""
+from __future__ import annotations
+
+import atexit
+import base64
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Mapping
+
+from . import limits
+from .instance import Attempt, Instance
+from .spec import FunctionSpec, InvocationRecord, InvokeResult, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_ID = "123456789012"
+TAIL_BYTES = 4096
+MAX_LOG_LINES = 200_000
+
+
+class LambdaRuntime:
+    """Runs Lambda functions locally as separate awslambdaric processes."""
+
+    def __init__(self, work_dir: Path, *, extra_env: Mapping[str, str] = {}, async_retry_delays: tuple[float, float] = (1.0, 2.0),
+                 warm: bool = True, region: str = "us-east-1", poll_interval: float = 0.05,
+                 storage: str = "auto", account_id: str = ACCOUNT_ID) -> None:
+        self.work_dir = Path(work_dir)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.extra_env = dict(extra_env)
+        self.async_retry_delays = tuple(async_retry_delays)
+        self.warm = warm
+        self.region = region
+        self.account_id = account_id
+        self.poll_interval = poll_interval
+        if storage not in ("auto", "tmpfs", "poll"):
+            raise ValueError(f"storage must be auto|tmpfs|poll, not {storage!r}")
+        self.storage_mode = limits.probe_storage_mode(self.work_dir) if storage != "poll" else "poll"
+        if storage == "tmpfs" and self.storage_mode != "tmpfs":
+            raise RuntimeError("tmpfs storage requested but mount is not permitted here")
+        log.info("lambda runtime: ephemeral storage mode = %s (%s)", self.storage_mode,
+                 "sized tmpfs, real ENOSPC" if self.storage_mode == "tmpfs" else "polled dir size, kill on excess")
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._closed = threading.Event()
+        self._idle: dict[tuple, list[Instance]] = defaultdict(list)
+        self._instances: set[Instance] = set()
+        self._latest_key: dict[str, tuple] = {}
+        self._running: dict[str, int] = defaultdict(int)
+        self._pending_async = 0
+        self._records: list[InvocationRecord] = []
+        self._logs: deque[tuple[str, str]] = deque(maxlen=MAX_LOG_LINES)
+        atexit.register(self.close)
+
+    # -- public API ----------------------------------------------------------
+    def invoke(self, spec: FunctionSpec, payload: bytes, *, invocation_type: str = "RequestResponse",
+               log_type: str = "None", request_id: str | None = None) -> InvokeResult:
+        """Invoke like the Lambda Invoke API; raises TooManyRequests when throttled."""
+        if self._closed.is_set():
+            raise RuntimeError("LambdaRuntime is closed")
+        rid = request_id or str(uuid.uuid4())
+        payload = bytes(payload or b"")
+        if invocation_type == "DryRun":
+            return InvokeResult(204, b"", None, None, rid)
+        if invocation_type == "Event":
+            with self._cond:
+                self._pending_async += 1
+            threading.Thread(target=self._async_event, args=(spec, payload, rid),
+                             name=f"lambda-event-{rid[:8]}", daemon=True).start()
+            return InvokeResult(202, b"", None, None, rid)
+        if invocation_type != "RequestResponse":
+            raise ValueError(f"unknown invocation type {invocation_type!r}")
+        if not self._try_acquire(spec):
+            self._record_throttle(spec, rid, "RequestResponse", 1)
+            raise TooManyRequests(spec.name)
+        try:
+            att = self._attempt(spec, payload, rid, "RequestResponse", 1)
+        finally:
+            self._release(spec)
+        tail = None
+        if log_type == "Tail":
+            text = "".join(line + "\n" for line in att.lines).encode("utf-8", errors="replace")
+            tail = base64.b64encode(text[-TAIL_BYTES:]).decode("ascii")
+        return InvokeResult(200, att.payload, "Unhandled" if att.failed else None, tail, rid)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every accepted async event has finished (retries included)."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self._pending_async > 0:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+            return True
+
+    def records(self, function_name: str | None = None) -> list[InvocationRecord]:
+        with self._lock:
+            return [r for r in self._records if function_name is None or r.function_name == function_name]
+
+    def logs(self, function_name: str | None = None) -> list[str]:
+        with self._lock:
+            return [line for name, line in self._logs if function_name is None or name == function_name]
+
+    def close(self) -> None:
+        """Kill every instance, stop every server, unmount every tmpfs. Idempotent."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with self._cond:
+            instances = list(self._instances)
+            self._instances.clear()
+            self._idle.clear()
+            self._cond.notify_all()
+        for inst in instances:
+            try:
+                inst.close()
+            except Exception:  # noqa: BLE001 - close must always finish
+                log.exception("closing instance %s", inst.id)
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __enter__(self) -> "LambdaRuntime":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def in_flight(self, function_name: str) -> int:
+        """Invocations of the function running right now (what reserved concurrency limits)."""
+        with self._lock:
+            return self._running.get(function_name, 0)
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    # -- concurrency -----------------------------------------------------------
+    def _try_acquire(self, spec: FunctionSpec) -> bool:
+        with self._cond:
+            limit = spec.reserved_concurrency
+            if limit is not None and self._running[spec.name] >= limit:
+                return False
+            self._running[spec.name] += 1
+            return True
+
+    def _acquire_blocking(self, spec: FunctionSpec) -> bool:
+        """Async events queue for a slot, as AWS's internal queue does; False when closing."""
+        with self._cond:
+            while not self._closed.is_set():
+                limit = spec.reserved_concurrency
+                if limit is None or self._running[spec.name] < limit:
+                    self._running[spec.name] += 1
+                    return True
+                self._cond.wait(0.2)
+            return False
+
+    def _release(self, spec: FunctionSpec) -> None:
+        with self._cond:
+            self._running[spec.name] -= 1
+            self._cond.notify_all()
+
+    # -- async -----------------------------------------------------------------
+    def _async_event(self, spec: FunctionSpec, payload: bytes, rid: str) -> None:
+        try:
+            for attempt in (1, 2, 3):
+                if self._closed.is_set():
+                    return
+                if spec.reserved_concurrency == 0:
+                    # AWS keeps retrying throttled events for hours, then drops them; we drop at once.
+                    self._record_throttle(spec, rid, "Event", attempt)
+                    return
+                if not self._acquire_blocking(spec):
+                    return
+                try:
+                    att = self._attempt(spec, payload, rid, "Event", attempt)
+                finally:
+                    self._release(spec)
+                if not att.failed or attempt == 3:
+                    return
+                delay = self.async_retry_delays[min(attempt - 1, len(self.async_retry_delays) - 1)]
+                if self._closed.wait(delay):
+                    return
+        except Exception:  # noqa: BLE001 - a background event must never kill the harness
+            if not self._closed.is_set():
+                log.exception("async event %s of %s failed in the harness", rid, spec.name)
+        finally:
+            with self._cond:
+                self._pending_async -= 1
+                self._cond.notify_all()
+
+    # -- instances -------------------------------------------------------------
+    def _checkout(self, spec: FunctionSpec) -> Instance:
+        key = spec.instance_key()
+        stale: list[Instance] = []
+        with self._lock:
+            if self._closed.is_set():
+                raise RuntimeError("LambdaRuntime is closed")
+            if self._latest_key.get(spec.name) != key:
+                self._latest_key[spec.name] = key
+                for k in [k for k in self._idle if k[0] == spec.name and k != key]:
+                    stale += self._idle.pop(k)
+            pool = self._idle.get(key, [])
+            inst = None
+            while pool:
+                cand = pool.pop()
+                if cand.alive:
+                    inst = cand
+                    break
+                stale.append(cand)
+            if inst is None:
+                inst = Instance(spec, root=self.work_dir / "instances", extra_env=self.extra_env,
+                                region=self.region, account=self.account_id,
+                                poll_interval=self.poll_interval, storage_mode=self.storage_mode,
+                                on_log=lambda line, n=spec.name: self._log(n, line))
+                self._instances.add(inst)
+        for s in stale:
+            self._discard(s)
+        if inst.proc is None:
+            try:
+                inst.start()
+            except BaseException:
+                self._discard(inst)
+                raise
+        return inst
+
+    def _checkin(self, inst: Instance, healthy: bool) -> None:
+        with self._lock:
+            keep = (healthy and self.warm and not self._closed.is_set()
+                    and self._latest_key.get(inst.spec.name) == inst.key)
+            if keep:
+                self._idle[inst.key].append(inst)
+                return
+        self._discard(inst)
+
+    def _discard(self, inst: Instance) -> None:
+        with self._lock:
+            self._instances.discard(inst)
+        inst.close()
+
+    def _attempt(self, spec: FunctionSpec, payload: bytes, rid: str, itype: str, attempt: int) -> Attempt:
+        inst = self._checkout(spec)
+        try:
+            att = inst.run(rid, payload, function_arn=self.function_arn(spec.name),
+                           trace_id=f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+                           sync=itype == "RequestResponse")
+        except BaseException:
+            self._discard(inst)
+            raise
+        self._checkin(inst, att.healthy)
+        self._add_record(InvocationRecord(
+            function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt,
+            started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
+            duration_ms=att.duration_ms, max_memory_mb=att.max_memory_mb, max_tmp_bytes=att.max_tmp_bytes,
+            init_duration_ms=att.init_duration_ms, pid=att.pid, payload=att.payload))
+        return att
+
+    # -- bookkeeping -----------------------------------------------------------
+    def _record_throttle(self, spec: FunctionSpec, rid: str, itype: str, attempt: int) -> None:
+        now = time.time()
+        self._add_record(InvocationRecord(
+            function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt, started=now,
+            ended=now, outcome="throttled", error_type="TooManyRequestsException", duration_ms=0.0,
+            max_memory_mb=0, max_tmp_bytes=0))
+
+    def _add_record(self, rec: InvocationRecord) -> None:
+        with self._lock:
+            self._records.append(rec)
+
+    def _log(self, function_name: str, line: str) -> None:
+        with self._lock:
+            self._logs.append((function_name, line))

@@ -1,0 +1,126 @@
+"""AwsTarget: a real account (or any AWS-compatible endpoint), names from terraform outputs.
+
+Credentials come from the standard chain (AWS_PROFILE, AWS_REGION, ...), and
+AWS_ENDPOINT_URL is honoured by boto3 itself. Names come from `terraform output
+-json` in terraform/ or from a file in that format (ROLLOUT_TF_OUTPUTS).
+Everything the run writes lives under its run prefix and is deleted at the end.
+"""
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from harness.stack.terraform import load_stack
+from harness.targets.base import Target, TargetError
+from harness.targets.local import REPO, tf_overrides
+
+PROD_NAME = re.compile(r"(^|[-_])(prod|production|live)([-_]|$)", re.I)
+OUTPUT_FUNCTIONS = {"hello": "video_processor_test", "ffmpeg_check": "ffmpeg_check", "s3_roundtrip": "s3_roundtrip",
+                    "segment": "segment_test", "job_status": "job_status"}
+
+
+def read_outputs(tf_dir: Path) -> tuple[dict, str]:
+    """terraform outputs as {name: value}, and where they came from."""
+    path = os.environ.get("ROLLOUT_TF_OUTPUTS")
+    if path:
+        try:
+            raw = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"ROLLOUT_TF_OUTPUTS={path}: cannot read terraform outputs: {exc}") from exc
+        return {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in raw.items()}, path
+    exe = shutil.which("terraform")
+    if not exe:
+        raise TargetError("no terraform outputs: set ROLLOUT_TF_OUTPUTS to a `terraform output -json` file "
+                          "(no terraform binary on PATH)")
+    proc = subprocess.run([exe, "output", "-json"], cwd=tf_dir, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0 or not proc.stdout.strip() or proc.stdout.strip() == "{}":
+        raise TargetError("no deployed stack: `terraform output -json` in terraform/ gave nothing "
+                          f"({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no state'}); "
+                          "deploy it or set ROLLOUT_TF_OUTPUTS")
+    raw = json.loads(proc.stdout)
+    return {k: v["value"] for k, v in raw.items()}, "terraform output -json"
+
+
+class AwsTarget(Target):
+    @classmethod
+    def connect(cls, config) -> "AwsTarget":
+        tf_dir = REPO / "terraform"
+        outputs, source = read_outputs(tf_dir)
+        workspace = config.getoption("--tf-workspace") if config is not None else None
+        spec = load_stack(tf_dir, workspace=workspace, overrides=tf_overrides(config))
+        stage = str(outputs.get("stage") or spec.workspace)
+        if (PROD_NAME.search(stage) or PROD_NAME.search(spec.workspace)) and not config.getoption("--allow-prod"):
+            raise TargetError(f"refusing to validate against stage/workspace {stage!r}, which looks like production; "
+                              "pass --allow-prod if you mean it")
+        spec = _apply_outputs(spec, outputs)
+        session = boto3.Session()
+        region = session.region_name or os.environ.get("AWS_REGION") or spec.region
+        session = boto3.Session(region_name=region)
+        try:
+            ident = session.client("sts").get_caller_identity()
+        except (NoCredentialsError, ClientError, BotoCoreError) as exc:
+            raise TargetError(f"no usable AWS credentials ({exc}); set AWS_PROFILE or the standard variables") from exc
+        target = cls(name="aws", stack=spec, session=session, endpoint_url=None,
+                     backend_url=config.getoption("--backend-url") if config is not None else None)
+        try:
+            target.s3.head_bucket(Bucket=spec.bucket)
+            target.dynamodb.describe_table(TableName=spec.table.name)
+        except (ClientError, BotoCoreError) as exc:
+            raise TargetError(f"no deployed stack: bucket {spec.bucket} / table {spec.table.name} from {source} "
+                              f"are not reachable ({exc})") from exc
+        target.account = ident.get("Account", "?")
+        target.region = region
+        target.outputs_source = source
+        atexit.register(target.cleanup)
+        return target
+
+    def identity(self) -> dict:
+        return {"name": "aws", "account": self.account, "region": self.region,
+                "endpoint": os.environ.get("AWS_ENDPOINT_URL", "AWS default endpoints"),
+                "outputs": self.outputs_source, "workspace": self.stack.workspace, "run_id": self.run_id}
+
+    def function_logs(self, name: str | None = None) -> list[str]:
+        """CloudWatch Logs of this run's functions since the run started (bounded)."""
+        names = [name] if name else [f.name for f in self.stack.enabled_functions]
+        lines: list[str] = []
+        for fn in names:
+            try:
+                paginator = self.logs.get_paginator("filter_log_events")
+                for page in paginator.paginate(logGroupName=f"/aws/lambda/{fn}",
+                                               startTime=int(self.started * 1000),
+                                               PaginationConfig={"MaxItems": 10000}):
+                    lines += [e["message"] for e in page.get("events", [])]
+            except (ClientError, BotoCoreError):
+                continue
+        return lines
+
+    def close(self) -> None:
+        self.cleanup()
+
+
+def _apply_outputs(spec, outputs: dict):
+    functions = dict(spec.functions)
+    names = dict(outputs.get("test_function_names") or {})
+    for out_key, tf_key in OUTPUT_FUNCTIONS.items():
+        if tf_key in functions:
+            if names.get(out_key):
+                functions[tf_key] = dataclasses.replace(functions[tf_key], name=names[out_key], enabled=True)
+            elif out_key in names:
+                functions[tf_key] = dataclasses.replace(functions[tf_key], enabled=False)
+    if outputs.get("processor_function_name") and "video_processor" in functions:
+        functions["video_processor"] = dataclasses.replace(functions["video_processor"],
+                                                           name=outputs["processor_function_name"])
+    table = spec.table
+    if outputs.get("table_name"):
+        table = dataclasses.replace(table, name=outputs["table_name"])
+    return dataclasses.replace(spec, bucket=outputs.get("bucket_name", spec.bucket), table=table,
+                               functions=functions)

@@ -1,0 +1,136 @@
+"""Contract tests: async (Event) retries and reserved concurrency, as on AWS."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.runtime import LambdaRuntime, TooManyRequests
+from harness.runtime.testing import make_spec, write_package
+
+APP = """
+import os, time
+
+def fail(event, context):
+    with open(event["trace"], "a") as f:
+        f.write(context.aws_request_id + "\\n")
+    raise RuntimeError("always fails")
+
+def ok(event, context):
+    with open(event["trace"], "a") as f:
+        f.write(context.aws_request_id + "\\n")
+    return "fine"
+
+def flaky(event, context):
+    with open(event["trace"], "a") as f:
+        f.write(context.aws_request_id + "\\n")
+    if sum(1 for _ in open(event["trace"])) < 2:
+        raise RuntimeError("first attempt fails")
+    return "second time lucky"
+
+def slow(event, context):
+    time.sleep(event.get("s", 0.5))
+    return os.getpid()
+"""
+
+
+@pytest.fixture()
+def code(tmp_path: Path) -> Path:
+    d = tmp_path / "code"
+    write_package(d, {"app.py": APP})
+    return d
+
+
+@pytest.fixture()
+def rt(tmp_path: Path):
+    runtime = LambdaRuntime(tmp_path / "rt", async_retry_delays=(0.1, 0.1))
+    yield runtime
+    runtime.close()
+
+
+def test_async_failure_runs_three_times_same_request_id(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
+    trace = tmp_path / "trace.txt"
+    res = rt.invoke(make_spec(code, "app.fail"), json.dumps({"trace": str(trace)}).encode(),
+                    invocation_type="Event")
+    assert res.status_code == 202 and res.payload == b"" and res.function_error is None
+    assert rt.wait_idle(20)
+    assert trace.read_text().splitlines() == [res.request_id] * 3
+    recs = rt.records("fn")
+    assert [r.attempt for r in recs] == [1, 2, 3]
+    assert {r.request_id for r in recs} == {res.request_id}
+    assert all(r.outcome == "error" and r.invocation_type == "Event" for r in recs)
+    assert recs[1].started - recs[0].ended >= 0.09   # the retry delay is honoured
+
+
+def test_async_success_runs_once_and_retry_can_succeed(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
+    t1, t2 = tmp_path / "t1", tmp_path / "t2"
+    rt.invoke(make_spec(code, "app.ok", name="ok"), json.dumps({"trace": str(t1)}).encode(), invocation_type="Event")
+    rt.invoke(make_spec(code, "app.flaky", name="flaky"), json.dumps({"trace": str(t2)}).encode(),
+              invocation_type="Event")
+    assert rt.wait_idle(20)
+    assert len(t1.read_text().splitlines()) == 1
+    assert [r.outcome for r in rt.records("flaky")] == ["error", "success"]
+
+
+def test_async_timeout_is_retried(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
+    rt.invoke(make_spec(code, "app.slow", timeout_s=0.3), b'{"s": 5}', invocation_type="Event")
+    assert rt.wait_idle(20)
+    recs = rt.records("fn")
+    assert [r.outcome for r in recs] == ["timeout"] * 3 and len({r.pid for r in recs}) == 3
+
+
+def test_reserved_concurrency_throttles_sync(rt: LambdaRuntime, code: Path) -> None:
+    spec = make_spec(code, "app.slow", reserved_concurrency=1)
+    rt.invoke(spec, b'{"s": 0}')                     # warm it up so the busy window is predictable
+    results: list[object] = []
+    t = threading.Thread(target=lambda: results.append(rt.invoke(spec, b'{"s": 1.0}')))
+    t.start()
+    deadline = time.monotonic() + 5
+    while not rt.in_flight("fn") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(TooManyRequests) as exc:
+        rt.invoke(spec, b'{"s": 0}')
+    assert exc.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    t.join(10)
+    assert results and results[0].function_error is None
+    assert [r.outcome for r in rt.records("fn")].count("throttled") == 1
+    rt.invoke(spec, b'{"s": 0}')                     # free again once the first call finished
+
+
+def test_reserved_concurrency_zero_throttles_everything(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
+    spec = make_spec(code, "app.ok", reserved_concurrency=0)
+    with pytest.raises(TooManyRequests):
+        rt.invoke(spec, json.dumps({"trace": str(tmp_path / "t")}).encode())
+    rt.invoke(spec, json.dumps({"trace": str(tmp_path / "t")}).encode(), invocation_type="Event")
+    assert rt.wait_idle(5)
+    assert not (tmp_path / "t").exists()
+    assert {r.outcome for r in rt.records("fn")} == {"throttled"}
+
+
+def test_async_events_queue_at_the_limit(rt: LambdaRuntime, code: Path) -> None:
+    spec = make_spec(code, "app.slow", reserved_concurrency=1)
+    for _ in range(3):
+        rt.invoke(spec, b'{"s": 0.3}', invocation_type="Event")
+    assert rt.wait_idle(20)
+    recs = sorted(rt.records("fn"), key=lambda r: r.started)
+    assert [r.outcome for r in recs] == ["success"] * 3
+    for a, b in zip(recs, recs[1:]):
+        assert b.started >= a.ended - 0.01      # never two at once
+    assert len({r.pid for r in recs}) == 1      # and one warm instance served them all
+
+
+def test_concurrent_sync_invokes_start_extra_instances(rt: LambdaRuntime, code: Path) -> None:
+    spec = make_spec(code, "app.slow")
+    pids: list[int] = []
+    threads = [threading.Thread(target=lambda: pids.append(json.loads(rt.invoke(spec, b'{"s": 0.5}').payload)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(set(pids)) == 3
+    again = {json.loads(rt.invoke(spec, b'{"s": 0}').payload) for _ in range(3)}
+    assert again <= set(pids)   # idle warm instances are reused

@@ -1,0 +1,118 @@
+"""Contract tests: the Invoke wire format is what boto3 expects from AWS."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from harness.runtime import InvokeResult, LambdaRuntime, TooManyRequests
+from harness.runtime.testing import make_spec, write_package
+from harness.runtime.wire import invoke_response, not_found_response, throttle_response
+
+APP = """
+def handler(event, context):
+    print("from the function")
+    return {"echo": event}
+
+def fail(event, context):
+    raise KeyError("nope")
+"""
+
+
+def test_invoke_response_mapping() -> None:
+    ok = invoke_response(InvokeResult(200, b'{"a": 1}', None, None, "rid"))
+    assert ok == (200, {"Content-Type": "application/json", "x-amzn-RequestId": "rid",
+                        "X-Amz-Executed-Version": "$LATEST"}, b'{"a": 1}')
+    status, headers, body = invoke_response(InvokeResult(200, b"{}", "Unhandled", "dGFpbA==", "r2"))
+    assert headers["X-Amz-Function-Error"] == "Unhandled" and headers["X-Amz-Log-Result"] == "dGFpbA=="
+    status, headers, body = invoke_response(InvokeResult(202, b"", None, None, "r3"))
+    assert status == 202 and body == b"" and "X-Amz-Function-Error" not in headers
+
+
+def test_error_bodies() -> None:
+    status, headers, body = throttle_response("f")
+    assert status == 429 and headers["x-amzn-ErrorType"] == "TooManyRequestsException"
+    assert json.loads(body)["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    status, headers, body = not_found_response("f", region="eu-west-1")
+    assert status == 404 and headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+    assert json.loads(body)["Message"] == "Function not found: arn:aws:lambda:eu-west-1:123456789012:function:f"
+
+
+@pytest.fixture()
+def endpoint(tmp_path: Path) -> Iterator[str]:
+    """A minimal Lambda Invoke endpoint: the real runtime behind the wire module."""
+    code = tmp_path / "code"
+    write_package(code, {"app.py": APP})
+    specs = {"echo": make_spec(code, name="echo"), "fail": make_spec(code, "app.fail", name="fail"),
+             "busy": make_spec(code, name="busy", reserved_concurrency=0)}
+    runtime = LambdaRuntime(tmp_path / "rt")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            name = self.path.split("/functions/")[1].split("/")[0]
+            payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            spec = specs.get(name)
+            if spec is None:
+                status, headers, body = not_found_response(name)
+            else:
+                try:
+                    result = runtime.invoke(spec, payload,
+                                            invocation_type=self.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
+                                            log_type=self.headers.get("X-Amz-Log-Type", "None"))
+                    status, headers, body = invoke_response(result)
+                except TooManyRequests:
+                    status, headers, body = throttle_response(name)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    runtime.close()
+
+
+def _client(endpoint: str):
+    return boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def test_boto3_reads_results_and_errors(endpoint: str) -> None:
+    lam = _client(endpoint)
+    ok = lam.invoke(FunctionName="echo", Payload=b'{"x": 1}', LogType="Tail")
+    assert ok["StatusCode"] == 200 and "FunctionError" not in ok
+    assert json.loads(ok["Payload"].read()) == {"echo": {"x": 1}}
+    assert ok["ExecutedVersion"] == "$LATEST"
+    assert "from the function" in base64.b64decode(ok["LogResult"]).decode()
+
+    bad = lam.invoke(FunctionName="fail", Payload=b"{}")
+    assert bad["FunctionError"] == "Unhandled"
+    assert json.loads(bad["Payload"].read())["errorType"] == "KeyError"
+
+    ev = lam.invoke(FunctionName="echo", Payload=b"{}", InvocationType="Event")
+    assert ev["StatusCode"] == 202
+
+    with pytest.raises(lam.exceptions.TooManyRequestsException) as exc:
+        lam.invoke(FunctionName="busy", Payload=b"{}")
+    assert exc.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert exc.value.response["Error"]["Code"] == "TooManyRequestsException"
+
+    with pytest.raises(lam.exceptions.ResourceNotFoundException) as nf:
+        lam.invoke(FunctionName="ghost", Payload=b"{}")
+    assert "Function not found" in nf.value.response["Error"]["Message"]
