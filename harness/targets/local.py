@@ -64,6 +64,7 @@ class LocalStack:
     package: build.Artifact
     layer: build.Artifact
     layer_arn: str = ""
+    layer_arns: dict = field(default_factory=dict)
     services: list = field(default_factory=list)
 
     @property
@@ -147,19 +148,23 @@ def provision(stack: LocalStack) -> None:
                                          CompatibleRuntimes=list(decl.runtimes))
         layer_arns[address] = resp["LayerVersionArn"]
         stack.layer_arn = resp["LayerVersionArn"]
-    code = stack.package.path.read_bytes()
+    stack.layer_arns = layer_arns
     for fn in spec.enabled_functions:
-        args = {"FunctionName": fn.name, "Runtime": fn.runtime, "Role": spec.role_arn, "Handler": fn.handler,
-                "Code": {"ZipFile": code}, "MemorySize": fn.memory_mb, "Timeout": fn.timeout_s,
-                "EphemeralStorage": {"Size": fn.ephemeral_mb}, "Publish": False}
-        if fn.env:
-            args["Environment"] = {"Variables": {k: str(v) for k, v in fn.env.items()}}
-        if fn.layers:
-            args["Layers"] = [layer_arns[a] for a in fn.layers]
-        lam.create_function(**args)
-        if fn.reserved_concurrency is not None:
-            lam.put_function_concurrency(FunctionName=fn.name,
-                                         ReservedConcurrentExecutions=fn.reserved_concurrency)
+        create_function(stack, fn)
+
+
+def create_function(stack: LocalStack, fn) -> None:
+    lam = stack.client("lambda")
+    args = {"FunctionName": fn.name, "Runtime": fn.runtime, "Role": stack.spec.role_arn, "Handler": fn.handler,
+            "Code": {"ZipFile": stack.package.path.read_bytes()}, "MemorySize": fn.memory_mb,
+            "Timeout": fn.timeout_s, "EphemeralStorage": {"Size": fn.ephemeral_mb}, "Publish": False}
+    if fn.env:
+        args["Environment"] = {"Variables": {k: str(v) for k, v in fn.env.items()}}
+    if fn.layers:
+        args["Layers"] = [stack.layer_arns[a] for a in fn.layers]
+    lam.create_function(**args)
+    if fn.reserved_concurrency is not None:
+        lam.put_function_concurrency(FunctionName=fn.name, ReservedConcurrentExecutions=fn.reserved_concurrency)
 
 
 class LocalTarget(Target):
@@ -191,6 +196,26 @@ class LocalTarget(Target):
             yield added
         finally:
             self.faults.remove(added)
+
+    @contextmanager
+    def broken_function(self, key: str, how: str):
+        """Break a deployed function for the duration: 'failing' (bad handler) or 'missing' (deleted)."""
+        fn = self.stack.function(key)
+        if how == "failing":
+            self.lambda_.update_function_configuration(FunctionName=fn.name,
+                                                       Handler="video_processor.handlers.no_such_module.handler")
+            try:
+                yield
+            finally:
+                self.lambda_.update_function_configuration(FunctionName=fn.name, Handler=fn.handler)
+        elif how == "missing":
+            self.lambda_.delete_function(FunctionName=fn.name)
+            try:
+                yield
+            finally:
+                create_function(self.local, fn)
+        else:
+            raise ValueError(f"broken_function how={how!r}: use 'failing' or 'missing'")
 
     @property
     def runtime(self) -> LambdaRuntime:

@@ -1,0 +1,41 @@
+"""Step 2A: the layer's ffmpeg runs inside the function, is the pinned binary, and fits the runtime."""
+from __future__ import annotations
+
+from harness.stack import build
+from harness.stack.elf import glibc_needs, runtime_compatibility
+
+CHECK = "ffmpeg_check"
+
+
+def test_ffmpeg_runs_inside_the_function(target, evidence) -> None:
+    result = target.invoke(CHECK, {})
+    assert result.ok, f"ffmpeg check function failed: {result.payload}"
+    body = result.payload
+    assert body.get("available") is True, f"ffmpeg not available in the function: {body.get('error')}"
+    assert str(body.get("version", "")).startswith("ffmpeg version "), body
+    evidence.add("works", f"inside the function: {body['version'][:40]}")
+
+
+def test_layer_binary_is_the_pinned_one(target, evidence) -> None:
+    body = target.invoke(CHECK, {}).payload
+    assert body.get("sha256") == build.PINNED_FFMPEG_SHA256, (
+        f"ffmpeg in the layer has sha256 {body.get('sha256')}, the build pins {build.PINNED_FFMPEG_SHA256}")
+    evidence.add("works", f"layer ffmpeg sha256 {build.PINNED_FFMPEG_SHA256[:12]}... matches the pin")
+
+
+def test_layer_is_compatible_with_each_runtime_that_uses_it(target, evidence) -> None:
+    needs = glibc_needs(build.ffmpeg_source())
+    problems = []
+    for fn in target.stack.enabled_functions:
+        if not fn.layers:
+            continue
+        cfg = target.lambda_.get_function_configuration(FunctionName=fn.name)
+        ok, line = runtime_compatibility(needs, cfg["Runtime"])
+        if not ok:
+            problems.append(f"{fn.name}: {line}")
+        for layer in cfg.get("Layers", []):
+            size = layer.get("CodeSize", 0)
+            if size > 50 * 1024 * 1024:
+                problems.append(f"{fn.name}: layer {layer['Arn']} is {size / 2**20:.1f} MB zipped > 50 MB")
+        evidence.add("reliable", f"{fn.name}: {line}")
+    assert not problems, " | ".join(problems)

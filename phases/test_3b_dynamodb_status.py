@@ -1,0 +1,64 @@
+"""Step 3B: job status moves forward only, through conditional writes, and survives throttling."""
+from __future__ import annotations
+
+import pytest
+
+from harness.steps import STEP_IDS  # noqa: F401  (documentation: 3B gates 4A)
+
+STATUS = "job_status"
+
+
+def _create_queued(target) -> str:
+    job_id = target.new_job_id()
+    key = target.stack.table.hash_key
+    target.dynamodb.put_item(TableName=target.table, Item={
+        key: {"S": job_id}, "status": {"S": "QUEUED"},
+        "created_at": {"S": "2026-01-01T00:00:00.000000Z"}, "updated_at": {"S": "2026-01-01T00:00:00.000000Z"}},
+        ConditionExpression=f"attribute_not_exists({key})")
+    return job_id
+
+
+def _move(target, job_id: str, status: str, **extra):
+    return target.invoke(STATUS, {"job_id": job_id, "status": status, **extra})
+
+
+def test_status_moves_forward_with_increasing_updated_at(target, evidence) -> None:
+    job_id = _create_queued(target)
+    stamps = [target.get_job(job_id)["updated_at"]]
+    for status in ("PROCESSING", "COMPLETED"):
+        result = _move(target, job_id, status)
+        assert result.ok, f"{status} refused: {result.payload}"
+        job = target.get_job(job_id)
+        assert job["status"] == status, job
+        stamps.append(job["updated_at"])
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3, f"updated_at not increasing: {stamps}"
+    assert all(s.endswith("Z") and "T" in s for s in stamps[1:]), stamps
+    evidence.add("works", "QUEUED -> PROCESSING -> COMPLETED with increasing ISO-8601 UTC updated_at")
+
+
+@pytest.mark.parametrize("start,back", [("PROCESSING", "QUEUED"), ("COMPLETED", "PROCESSING"),
+                                        ("COMPLETED", "FAILED"), ("COMPLETED", "QUEUED")])
+def test_backwards_or_overwriting_transition_is_refused(target, evidence, start, back) -> None:
+    job_id = _create_queued(target)
+    for status in ("PROCESSING", "COMPLETED")[: ("PROCESSING", "COMPLETED").index(start) + 1]:
+        assert _move(target, job_id, status).ok
+    before = target.get_job(job_id)
+    result = _move(target, job_id, back, error_message="should not land")
+    assert result.function_error, f"{start} -> {back} was accepted: {result.payload}"
+    assert result.payload.get("errorType") == "TransitionRefused", result.payload
+    after = target.get_job(job_id)
+    assert after == before, f"refused transition still changed the record: {before} -> {after}"
+    evidence.add("reliable", f"{start} -> {back} refused by the conditional write; record unchanged")
+
+
+@pytest.mark.local_only
+def test_throttled_status_write_is_retried_and_succeeds(target, evidence) -> None:
+    """Throttling is injected at the embedded DynamoDB endpoint: UpdateItem for this job fails twice."""
+    job_id = _create_queued(target)
+    with target.fault(service="dynamodb", operation="UpdateItem", match=job_id,
+                      error="ProvisionedThroughputExceededException", times=2) as rule:
+        result = _move(target, job_id, "PROCESSING")
+    assert result.ok, f"throttled write was not retried to success: {result.payload}"
+    assert rule.hits == 2, f"expected 2 throttled attempts, saw {rule.hits}"
+    assert target.get_job(job_id)["status"] == "PROCESSING"
+    evidence.add("reliable", "2 injected ProvisionedThroughputExceeded errors were retried; the write landed")
