@@ -15,8 +15,16 @@ def target(request: pytest.FixtureRequest):
     """The deployed system under test, local or aws (parametrized by the plugin)."""
     from harness.targets import open_target
 
+    from harness.targets.base import TargetError
+
     name = getattr(request, "param", "local")
-    tgt = open_target(name, request.config)
+    try:
+        tgt = open_target(name, request.config)
+    except TargetError as exc:
+        _publish(request.config, "target-error", {"name": name, "target_error": str(exc)})
+        if not hasattr(request.config, "workerinput"):
+            pytest.exit(f"NO-GO: {name} target not validated: {exc}", returncode=1)
+        raise
     try:
         _publish_identity(request.config, tgt.identity())
         yield tgt
@@ -25,11 +33,16 @@ def target(request: pytest.FixtureRequest):
 
 
 def _publish_identity(config: pytest.Config, identity: dict) -> None:
+    _publish(config, "target", identity)
+
+
+def _publish(config: pytest.Config, prefix: str, data: dict) -> None:
+    """Side files reach the controller's report whichever worker wrote them."""
     from harness.plugin import gate_dir
 
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    path = Path(gate_dir(config)) / f"target-{worker}.json"
-    path.write_text(json.dumps(identity, default=str))
+    path = Path(gate_dir(config)) / f"{prefix}-{worker}.json"
+    path.write_text(json.dumps(data, default=str))
 
 
 @pytest.fixture
@@ -48,3 +61,26 @@ def manifest(request: pytest.FixtureRequest):
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"rollout harness: report dir {config.getoption('--report-dir')}, pid {os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def _early_warning_signs(request: pytest.FixtureRequest):
+    """Counts the rollout plan's warning signs in the function logs written during each phase test."""
+    if "target" not in request.fixturenames:
+        yield
+        return
+    from harness.warnings_scan import count_signs
+
+    tgt = request.getfixturevalue("target")
+    try:
+        before = len(tgt.function_logs())
+    except Exception:  # log access is best effort; the report says when logs were not scanned
+        yield
+        return
+    yield
+    try:
+        lines = tgt.function_logs()[before:]
+    except Exception:
+        return
+    counts = {k: v for k, v in count_signs(lines).items() if v}
+    request.node.user_properties.append(("warnings", counts))

@@ -72,7 +72,8 @@ class RunFacts:
                     elif name == "metric" and isinstance(value, dict):
                         metrics[value["name"]] = value["value"]
                     elif name == "table" and isinstance(value, dict):
-                        tables[value["title"]] = {"headers": value["headers"], "rows": value["rows"]}
+                        table = tables.setdefault(value["title"], {"headers": value["headers"], "rows": []})
+                        table["rows"].extend(value["rows"])
                     elif name == "warnings" and isinstance(value, dict):
                         for sign, count in value.items():
                             warnings[sign] = warnings.get(sign, 0) + int(count)
@@ -167,6 +168,9 @@ def build_report(facts: RunFacts) -> Report:
     failing = [s for s in facts.steps if s.status != "passed"]
     if verdict == "GO":
         headline = f"GO for rollout step {facts.rollout_step} on {target_name}: all {sum(s.passed for s in facts.steps)} checks in steps {facts.selected[0]}..{last} passed"
+    elif facts.target.get("target_error"):
+        headline = (f"NO-GO for rollout step {facts.rollout_step} on {target_name}: not validated: "
+                    f"{facts.target['target_error']}")
     elif facts.collection_errors:
         nodeid, msg = facts.collection_errors[0]
         headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: collection failed: {msg}"

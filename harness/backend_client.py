@@ -1,0 +1,62 @@
+"""The backend's HTTP API as the phase modules use it: real HTTP, bounded polls, clear failures."""
+from __future__ import annotations
+
+import logging
+import time
+
+import requests
+
+log = logging.getLogger("harness.backend")
+
+
+class BackendError(AssertionError):
+    """The backend answered something other than what the contract says."""
+
+
+class BackendClient:
+    def __init__(self, base_url: str, *, timeout: float = 60) -> None:
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _json(self, resp: requests.Response, expect: tuple[int, ...]) -> dict:
+        if resp.status_code not in expect:
+            raise BackendError(f"{resp.request.method} {resp.url} -> {resp.status_code} "
+                               f"(expected {'/'.join(map(str, expect))}): {resp.text[:300]}")
+        return resp.json()
+
+    def health(self) -> dict:
+        return self._json(requests.get(f"{self.base}/api/health", timeout=self.timeout), (200,))
+
+    def start_test_processing(self, s3_key: str, segment_duration: float | None = None) -> dict:
+        body = {"s3_key": s3_key}
+        if segment_duration is not None:
+            body["segment_duration"] = segment_duration
+        return self._json(requests.post(f"{self.base}/api/test/lambda-processing", json=body,
+                                        timeout=self.timeout), (200, 202))
+
+    def upload_complete(self, s3_key: str, job_id: str, **extra) -> dict:
+        return self._json(requests.post(f"{self.base}/api/upload/complete",
+                                        json={"s3_key": s3_key, "job_id": job_id, **extra},
+                                        timeout=self.timeout), (200, 202))
+
+    def set_processing_method(self, use_lambda: bool) -> dict:
+        return self._json(requests.post(f"{self.base}/api/admin/processing-method",
+                                        json={"use_lambda": use_lambda}, timeout=self.timeout), (200,))
+
+    def status(self, job_id: str) -> dict:
+        return self._json(requests.get(f"{self.base}/api/jobs/{job_id}/status", timeout=self.timeout), (200,))
+
+    def wait(self, job_id: str, *, timeout: float, interval: float = 0.25) -> dict:
+        """Poll the status endpoint until COMPLETED or FAILED; bounded, logging each change."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            body = self.status(job_id)
+            if body.get("status") != last:
+                last = body.get("status")
+                log.info("job %s: %s", job_id, last)
+            if last in ("COMPLETED", "FAILED"):
+                return body
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {last} after {timeout:.0f} s via /api/jobs/{job_id}/status")
+            time.sleep(interval)
