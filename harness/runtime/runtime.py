@@ -261,7 +261,8 @@ class LambdaRuntime:
             function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt,
             started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
             duration_ms=att.duration_ms, max_memory_mb=att.max_memory_mb, max_tmp_bytes=att.max_tmp_bytes,
-            init_duration_ms=att.init_duration_ms, pid=att.pid, payload=att.payload))
+            init_duration_ms=att.init_duration_ms, pid=att.pid, payload=att.payload,
+            event=payload))
         return att
 
     # -- bookkeeping -----------------------------------------------------------

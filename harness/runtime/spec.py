@@ -59,7 +59,8 @@ class InvocationRecord:
     max_tmp_bytes: int
     init_duration_ms: float | None = None   # set on a cold start
     pid: int | None = None                  # the instance process that ran it
-    payload: bytes = field(default=b"", repr=False)
+    payload: bytes = field(default=b"", repr=False)          # what the function returned
+    event: bytes = field(default=b"", repr=False)            # what it was invoked with
 
 
 class TooManyRequests(Exception):

@@ -103,6 +103,10 @@ class AwsTarget(Target):
                 continue
         return lines
 
+    def invocations_for_job(self, job_id: str, key: str = "video_processor") -> list[str]:
+        """Log lines of the function that mention the job: CloudWatch is the invocation record on AWS."""
+        return [line for line in self.function_logs(self.stack.function(key).name) if job_id in line]
+
     def close(self) -> None:
         self.cleanup()
 

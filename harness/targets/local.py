@@ -217,6 +217,25 @@ class LocalTarget(Target):
         else:
             raise ValueError(f"broken_function how={how!r}: use 'failing' or 'missing'")
 
+    @contextmanager
+    def function_config(self, key: str, **changes):
+        """Change a deployed function's configuration for the duration (Timeout, Environment, ...)."""
+        name = self.stack.function(key).name
+        cfg = self.lambda_.get_function_configuration(FunctionName=name)
+        original = {k: cfg[k] for k in changes if k in cfg}
+        if "Environment" in changes and "Environment" not in original:
+            original["Environment"] = {"Variables": {}}
+        self.lambda_.update_function_configuration(FunctionName=name, **changes)
+        try:
+            yield
+        finally:
+            self.lambda_.update_function_configuration(FunctionName=name, **original)
+
+    def invocations_for_job(self, job_id: str, key: str = "video_processor") -> list:
+        """What the runtime really ran for this job (attempts included)."""
+        name = self.stack.function(key).name
+        return [r for r in self.local.runtime.records(name) if job_id.encode() in (r.event or b"")]
+
     @property
     def runtime(self) -> LambdaRuntime:
         return self.local.runtime

@@ -1,0 +1,207 @@
+"""Step 4B: injected faults each end in the right final state, with no leftovers and no stuck jobs.
+
+Faults that need the embedded target (the gateway injects S3/DynamoDB errors
+and delays; the function's configuration is changed for the duration) are
+marked local_only and are not collected for aws; the reliability table in the
+report lists every scenario and where it was proven.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+import pytest
+import requests
+
+from harness.backend_client import BackendClient
+from harness.invariants import check_job
+
+PROCESSOR = "video_processor"
+TABLE = "Reliability"
+HEADERS = ["scenario", "target", "result", "final state", "objects leaked", "jobs stuck"]
+
+
+def _row(evidence, target, scenario: str, ok: bool, state: str, leaked: int = 0, stuck: int = 0) -> None:
+    evidence.table(TABLE, HEADERS, [[scenario, target.name, "pass" if ok else "FAIL", state, leaked, stuck]])
+    evidence.add("reliable", f"{scenario}: {state}")
+
+
+def _event(target, job_id: str, key: str, **extra) -> dict:
+    return {"job_id": job_id, "s3_bucket": target.bucket, "s3_key": key, "segment_duration": 10, **extra}
+
+
+def _queued(target, job_id: str, key: str) -> None:
+    hk = target.stack.table.hash_key
+    now = "2026-01-01T00:00:00.000000Z"
+    target.dynamodb.put_item(TableName=target.table, Item={
+        hk: {"S": job_id}, "status": {"S": "QUEUED"}, "s3_key": {"S": key},
+        "created_at": {"S": now}, "updated_at": {"S": now}})
+
+
+def _process(target, fixture, *, wait: float | None = None, **extra) -> tuple[str, dict]:
+    """Upload, create the job QUEUED, invoke the processor asynchronously, wait for a final state."""
+    job_id = target.new_job_id()
+    key = target.upload_file(fixture.path, job_id=job_id)
+    _queued(target, job_id, key)
+    result = target.invoke(PROCESSOR, _event(target, job_id, key, **extra), asynchronous=True)
+    assert result.status_code == 202, result
+    timeout = wait or target.stack.function(PROCESSOR).timeout_s + 30
+    return job_id, target.wait_for_job(job_id, timeout=timeout)
+
+
+def _assert_final(target, evidence, scenario: str, job_id: str, expect: str, *, fixture=None,
+                  reason: str | None = None) -> dict:
+    check = check_job(target, job_id, fixture=fixture, expect=expect, verify_media=expect == "COMPLETED")
+    job = target.get_job(job_id) or {}
+    state = f"{job.get('status')}" + (f" ({str(job.get('error_message'))[:70]})" if job.get("error_message") else "")
+    ok = check.ok and (reason is None or reason.lower() in str(job.get("error_message", "")).lower())
+    _row(evidence, target, scenario, ok, state, check.leaked, int(check.stuck))
+    assert check.ok, check.summary()
+    if reason is not None:
+        assert reason.lower() in str(job.get("error_message", "")).lower(), \
+            f"{scenario}: error_message {job.get('error_message')!r} does not say {reason!r}"
+    return job
+
+
+def test_invalid_s3_key_is_rejected_before_any_write(target, manifest, evidence) -> None:
+    api = BackendClient(target.backend())
+    resp = requests.post(f"{api.base}/api/test/lambda-processing", json={"s3_key": "uploads/../secrets/x.mp4"},
+                         timeout=30)
+    assert resp.status_code == 422 and "s3_key" in resp.text, f"backend accepted '..': {resp.status_code} {resp.text[:200]}"
+    job_id = target.new_job_id()
+    outside = f"processed/{job_id}/segment_000.mp4"
+    result = target.invoke(PROCESSOR, _event(target, job_id, outside))
+    assert result.function_error and result.payload.get("errorType") == "InvalidEvent", result.payload
+    assert "s3_key" in result.payload.get("errorMessage", ""), result.payload
+    other = target.invoke(PROCESSOR, {**_event(target, job_id, f"uploads/{job_id}/a.mp4"), "s3_bucket": "someone-elses"})
+    assert other.function_error and "s3_bucket" in other.payload.get("errorMessage", ""), other.payload
+    assert target.get_job(job_id) is None, "an invalid event wrote a job record"
+    assert target.outputs_of(job_id) == [], "an invalid event wrote outputs"
+    _row(evidence, target, "invalid S3 key / bucket", True, "rejected (422 / InvalidEvent), nothing written")
+
+
+def test_missing_source_object_fails_the_job(target, evidence) -> None:
+    job_id = target.new_job_id()
+    key = target.upload_key("never-uploaded.mp4", job_id)
+    _queued(target, job_id, key)
+    target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+    target.wait_for_job(job_id, timeout=120)
+    _assert_final(target, evidence, "missing source object", job_id, "FAILED", reason="SourceNotFound")
+
+
+@pytest.mark.parametrize("name", ["random_bytes_mp4", "truncated_mp4", "zero_byte_mp4", "text_as_mp4"])
+def test_broken_video_fails_cleanly(target, manifest, evidence, name) -> None:
+    fixture = manifest[name]
+    assert fixture.expected["status"] == "FAILED", fixture.expected
+    job_id, _ = _process(target, fixture)
+    _assert_final(target, evidence, f"broken input: {name}", job_id, "FAILED")
+
+
+@pytest.mark.local_only
+def test_upload_failure_at_second_segment_leaves_no_partial_results(target, manifest, evidence) -> None:
+    fixture = manifest["standard_720p"]
+    job_id = target.new_job_id()
+    with target.fault(service="s3", operation="PutObject", match=f"processed/{job_id}/segment_001",
+                      error="AccessDenied"):
+        key = target.upload_file(fixture.path, job_id=job_id)
+        _queued(target, job_id, key)
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        target.wait_for_job(job_id, timeout=120)
+    _assert_final(target, evidence, "upload fails at segment 2", job_id, "FAILED")
+
+
+@pytest.mark.local_only
+def test_dynamodb_throttling_is_retried_and_the_job_completes(target, manifest, evidence) -> None:
+    fixture = manifest["standard_720p"]
+    job_id = target.new_job_id()
+    with target.fault(service="dynamodb", operation="UpdateItem", match=job_id,
+                      error="ProvisionedThroughputExceededException", times=3) as rule:
+        key = target.upload_file(fixture.path, job_id=job_id)
+        _queued(target, job_id, key)
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        target.wait_for_job(job_id, timeout=120)
+    assert rule.hits == 3, f"throttling was not injected ({rule.hits} hits)"
+    _assert_final(target, evidence, "DynamoDB throttling x3", job_id, "COMPLETED", fixture=fixture)
+
+
+@pytest.mark.local_only
+def test_processing_timeout_marks_the_job_failed_before_the_runtime_kills_it(target, manifest, evidence) -> None:
+    """Function timeout 4 s; the source is served slowly (each read delayed 6 s) so the job outlives it."""
+    fixture = manifest["standard_720p"]
+    job_id = target.new_job_id()
+    with target.function_config(PROCESSOR, Timeout=4), \
+            target.fault(service="s3", operation="GetObject", match=f"/{job_id}/", delay_s=6.0):
+        key = target.upload_file(fixture.path, job_id=job_id)
+        _queued(target, job_id, key)
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        job = target.wait_for_job(job_id, timeout=60)
+    assert job["status"] == "FAILED", f"job ended {job['status']} instead of FAILED on timeout"
+    _assert_final(target, evidence, "function timeout shorter than the job", job_id, "FAILED", reason="timed out")
+
+
+@pytest.mark.local_only
+def test_missing_ffmpeg_fails_the_job_with_a_reason(target, manifest, evidence) -> None:
+    fixture = manifest["short_3s"]
+    env = target.lambda_.get_function_configuration(FunctionName=target.function_name(PROCESSOR))["Environment"]
+    broken = {"Variables": {**env["Variables"], "FFMPEG_PATH": "/opt/bin/no-such-ffmpeg"}}
+    with target.function_config(PROCESSOR, Environment=broken):
+        job_id, _ = _process(target, fixture)
+    _assert_final(target, evidence, "ffmpeg missing from the layer", job_id, "FAILED", reason="ffmpeg")
+
+
+@pytest.mark.local_only
+def test_tmp_exhausted_fails_the_job_cleanly(target, manifest, evidence) -> None:
+    """/tmp is made too small for one segment (16 MB; a local-only setting below AWS's 512 MB minimum)."""
+    fixture = manifest["tier_100mb"]
+    with target.function_config(PROCESSOR, EphemeralStorage={"Size": 16}):
+        job_id, _ = _process(target, fixture, segment_duration=60)
+    _assert_final(target, evidence, "/tmp exhausted", job_id, "FAILED", reason="space")
+
+
+def test_duplicate_async_delivery_gives_one_output_set(target, manifest, evidence) -> None:
+    fixture = manifest["standard_720p"]
+    job_id = target.new_job_id()
+    key = target.upload_file(fixture.path, job_id=job_id)
+    _queued(target, job_id, key)
+    event = _event(target, job_id, key)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: target.invoke(PROCESSOR, event, asynchronous=True), range(2)))
+    assert all(r.status_code == 202 for r in results)
+    first = target.wait_for_job(job_id, timeout=120)
+    time.sleep(1.0)  # let the second delivery finish too
+    job = _assert_final(target, evidence, "duplicate async delivery", job_id, "COMPLETED", fixture=fixture)
+    assert job["updated_at"] == first["updated_at"], "the duplicate delivery rewrote the COMPLETED record"
+
+
+@pytest.mark.local_only
+def test_duplicate_of_a_completed_job_writes_nothing(target, manifest, evidence) -> None:
+    fixture = manifest["standard_720p"]
+    job_id, job = _process(target, fixture)
+    assert job["status"] == "COMPLETED", job
+    before = {k: target.s3.head_object(Bucket=target.bucket, Key=k)["LastModified"] for k in target.outputs_of(job_id)}
+    again = target.invoke(PROCESSOR, _event(target, job_id, job["s3_key"]))
+    assert again.ok and again.payload.get("status") == "SKIPPED", again.payload
+    after = {k: target.s3.head_object(Bucket=target.bucket, Key=k)["LastModified"] for k in target.outputs_of(job_id)}
+    assert after == before, "re-delivering a COMPLETED job rewrote its outputs"
+    assert target.get_job(job_id) == job, "re-delivering a COMPLETED job changed its record"
+    _row(evidence, target, "redelivery of a COMPLETED job", True, "SKIPPED, no new writes")
+
+
+@pytest.mark.local_only
+def test_lambda_retry_after_a_transient_error_completes_once(target, manifest, evidence) -> None:
+    """The first attempt's claim meets a DynamoDB outage (every GetItem for the job throttled until the
+    first attempt gives up); Lambda's async retry then completes the job exactly once."""
+    fixture = manifest["standard_720p"]
+    job_id = target.new_job_id()
+    key = target.upload_file(fixture.path, job_id=job_id)
+    _queued(target, job_id, key)
+    with target.fault(service="dynamodb", operation="GetItem", match=job_id,
+                      error="ProvisionedThroughputExceededException", times=16) as rule:
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        target.wait_for_job(job_id, timeout=180)
+    attempts = target.invocations_for_job(job_id)
+    assert rule.hits == 16, f"outage not fully injected ({rule.hits} of 16)"
+    assert len(attempts) >= 2 and attempts[0].outcome == "error", \
+        f"expected a failed first attempt and a Lambda retry, got {[a.outcome for a in attempts]}"
+    assert len({a.request_id for a in attempts}) == 1, "async retries must keep the request id"
+    _assert_final(target, evidence, "Lambda retry after a transient error", job_id, "COMPLETED", fixture=fixture)
