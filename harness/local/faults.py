@@ -27,6 +27,7 @@ class FaultRule:
     skip: int = 0                     # let this many matching requests through first
     times: int | None = None          # fail this many times, then pass (None: always)
     delay_s: float = 0.0
+    only_function: bool = True        # apply only to requests the function signs (its role's key)
     hits: int = 0
     seen: int = 0
     id: int = field(default=0)
@@ -34,6 +35,11 @@ class FaultRule:
     def applies(self, req: AwsRequest, body: bytes) -> bool:
         if req.service != self.service:
             return False
+        if self.only_function:
+            from harness.local.iam import FUNCTION_ACCESS_KEY
+
+            if req.access_key != FUNCTION_ACCESS_KEY:
+                return False
         if self.operation and req.operation != self.operation:
             return False
         if self.match:

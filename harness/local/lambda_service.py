@@ -28,6 +28,7 @@ from harness.runtime.wire import invoke_response, not_found_response, throttle_r
 _INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 _CREATE = re.compile(r"^/2015-03-31/functions/?$")
 _UPDATE_CODE = re.compile(r"^/2015-03-31/functions/([^/]+)/code$")
+_UPDATE_CONFIG = re.compile(r"^/2015-03-31/functions/([^/]+)/configuration$")
 _PUBLISH_LAYER = re.compile(r"^/2018-10-31/layers/([^/]+)/versions$")
 
 
@@ -41,6 +42,8 @@ class LambdaService:
         self.runtime = runtime
         self.region = region
         self.layer_zips: dict[str, str] = {}   # layer version ARN -> zip sha256 hex
+        # moto ignores EphemeralStorage in UpdateFunctionConfiguration; this service keeps it.
+        self.ephemeral: dict[str, int] = {}
         self._lock = threading.Lock()
         self.control = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{moto_port}",
                                     region_name=region, **credentials)
@@ -55,6 +58,15 @@ class LambdaService:
             body = self._capture(body, ("Code", "ZipFile"))
         elif method == "PUT" and _UPDATE_CODE.match(path):
             body = self._capture(body, ("ZipFile",))
+        elif method == "PUT" and (m := _UPDATE_CONFIG.match(path)):
+            try:
+                size = (json.loads(body).get("EphemeralStorage") or {}).get("Size")
+            except (ValueError, AttributeError):
+                size = None
+            status, out_headers, out = self._forward(method, path, query, headers, body)
+            if status < 300 and size is not None:
+                self.ephemeral[m.group(1).split(":function:")[-1]] = int(size)
+            return status, out_headers, out
         elif method == "POST" and _PUBLISH_LAYER.match(path):
             sha = None
             try:
@@ -130,7 +142,8 @@ class LambdaService:
         return FunctionSpec(
             name=cfg["FunctionName"], handler=cfg["Handler"], runtime=cfg["Runtime"],
             memory_mb=int(cfg.get("MemorySize", 128)), timeout_s=float(cfg.get("Timeout", 3)),
-            ephemeral_mb=int(cfg.get("EphemeralStorage", {}).get("Size", 512)),
+            ephemeral_mb=self.ephemeral.get(cfg["FunctionName"],
+                                            int(cfg.get("EphemeralStorage", {}).get("Size", 512))),
             env=dict(cfg.get("Environment", {}).get("Variables", {})),
             code_dir=code_dir, opt_dir=opt_dir, reserved_concurrency=conc, code_sha256=sha,
         )

@@ -220,16 +220,21 @@ class LocalTarget(Target):
     @contextmanager
     def function_config(self, key: str, **changes):
         """Change a deployed function's configuration for the duration (Timeout, Environment, ...)."""
+        from botocore.config import Config
+
         name = self.stack.function(key).name
-        cfg = self.lambda_.get_function_configuration(FunctionName=name)
+        # no client-side validation: local faults may go below AWS minimums (e.g. 16 MB of /tmp)
+        lam = self.session.client("lambda", endpoint_url=self.endpoint_url,
+                                  config=Config(parameter_validation=False))
+        cfg = lam.get_function_configuration(FunctionName=name)
         original = {k: cfg[k] for k in changes if k in cfg}
         if "Environment" in changes and "Environment" not in original:
             original["Environment"] = {"Variables": {}}
-        self.lambda_.update_function_configuration(FunctionName=name, **changes)
+        lam.update_function_configuration(FunctionName=name, **changes)
         try:
             yield
         finally:
-            self.lambda_.update_function_configuration(FunctionName=name, **original)
+            lam.update_function_configuration(FunctionName=name, **original)
 
     def invocations_for_job(self, job_id: str, key: str = "video_processor") -> list:
         """What the runtime really ran for this job (attempts included)."""

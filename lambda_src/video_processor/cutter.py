@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .deadline import Deadline
-from .errors import FfmpegUnavailable, InvalidMedia
+from .errors import FfmpegUnavailable, InvalidMedia, StorageExhausted
 from .ffmpeg_cmd import SEGMENT_LIST_NAME, SegmentEntry, build_segment_command, last_line, parse_segment_list
 from .keys import job_output_prefix
+
+# ffmpeg exits with AVERROR(ENOSPC) & 0xff when a write hits a full disk.
+FFMPEG_ENOSPC = 256 - 28
 from .s3io import presigned_get_url, upload_file
 
 POLL_INTERVAL_S = 0.2
@@ -107,6 +110,9 @@ def cut_and_upload(
                     proc.wait()
         if proc.returncode != 0:
             detail = last_line(_read_text(stderr_path)) or "no error output"
+            if proc.returncode == FFMPEG_ENOSPC or "No space left" in detail:
+                raise StorageExhausted(f"no space left on device in {workdir} (ephemeral storage is full): "
+                                       f"ffmpeg exited with code {proc.returncode}")
             raise InvalidMedia(f"ffmpeg exited with code {proc.returncode}: {detail}")
         entries = _read_list(list_path)
         if not entries:

@@ -55,6 +55,12 @@ class InvalidMedia(VideoProcessorError):
     permanent = True
 
 
+class StorageExhausted(VideoProcessorError):
+    """The function's ephemeral storage (/tmp) filled up while writing segments."""
+
+    permanent = True
+
+
 class FfmpegUnavailable(VideoProcessorError):
     """The configured ffmpeg binary is missing or cannot be executed."""
 
