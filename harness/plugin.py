@@ -59,6 +59,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="terraform variable override, like terraform -var")
     group.addoption("--tf-workspace", default=None, metavar="NAME",
                     help="terraform workspace whose *.tfvars apply (default: terraform/'s selected one)")
+    group.addoption("--lambda-price-gb-s", type=float, default=0.0000166667, metavar="USD",
+                    help="Lambda price per GB-second for 5B's cost estimate (default x86 us-east-1)")
+    group.addoption("--better-factor", type=float, default=1.25, metavar="F",
+                    help="5B rule: Lambda median <= Celery median x F (default 1.25)")
+    group.addoption("--compare-runs", type=int, default=3, metavar="N",
+                    help="runs per fixture and path in 5B (default 3)")
     group.addoption("--lambda-runtime", choices=("process", "container"), default="process",
                     help="how the local target runs functions: processes (default) or the "
                          "official base image in a Docker engine")
