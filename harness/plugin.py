@@ -65,6 +65,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="5B rule: Lambda median <= Celery median x F (default 1.25)")
     group.addoption("--compare-runs", type=int, default=3, metavar="N",
                     help="runs per fixture and path in 5B (default 3)")
+    group.addoption("--terraform-dir", default=None, metavar="DIR",
+                    help="the terraform stack to validate (default terraform/)")
+    group.addoption("--lambda-src", default=None, metavar="DIR",
+                    help="the function's source to package (default lambda_src/)")
+    group.addoption("--ffmpeg-binary", default=None, metavar="PATH",
+                    help="build the layer from this binary instead of the pinned wheel's (the pin check "
+                         "then decides whether it is acceptable)")
     group.addoption("--lambda-runtime", choices=("process", "container"), default="process",
                     help="how the local target runs functions: processes (default) or the "
                          "official base image in a Docker engine")

@@ -29,3 +29,18 @@ def redact(text: str) -> str:
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return _BARE_SECRET.sub(lambda m: "[REDACTED-SECRET]" if _looks_like_secret(m.group(0)) else m.group(0), text)
+
+
+_SECRET_KEY = re.compile(r"(?i)(secret|token|password|credential|signature)")
+
+
+def redact_mapping(value: object) -> object:
+    """Redact values stored under secret-looking keys, recursively, then redact every string."""
+    if isinstance(value, dict):
+        return {k: "[REDACTED]" if isinstance(k, str) and _SECRET_KEY.search(k) else redact_mapping(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_mapping(v) for v in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value

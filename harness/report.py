@@ -16,7 +16,7 @@ from tabulate import tabulate
 
 from harness.catalogue import BY_ID, QUESTIONS
 from harness.gate import Gate
-from harness.redact import redact
+from harness.redact import redact, redact_mapping
 from harness.steps import rollout_label
 
 QUESTION_KEYS = ("works", "reliable", "better", "rollback")
@@ -161,6 +161,9 @@ def _answers(step: StepFacts) -> dict[str, str]:
 
 
 def build_report(facts: RunFacts) -> Report:
+    import dataclasses
+
+    facts = dataclasses.replace(facts, target=redact_mapping(facts.target), code=redact_mapping(facts.code))
     verdict = verdict_of(facts.steps, facts.collection_errors)
     stamp = datetime.fromtimestamp(facts.finished, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     target_name = facts.target.get("name", "local")

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.stack import build
 from harness.stack.checks import check_fmt, check_layer, run_static_checks
 from harness.stack.codescan import scan
-from harness.stack.terraform import load_stack
-from harness.targets.local import REPO
 
 HELLO = "video_processor_test"
 
@@ -22,7 +19,7 @@ def _assert_findings(findings, evidence) -> None:
 
 def test_offline_stack_checks_pass(target, evidence) -> None:
     """IAM, reserved env keys, limits, handlers, env vars, key schema, production switch."""
-    findings = run_static_checks(target.stack, scan(REPO / "lambda_src"))
+    findings = run_static_checks(target.stack, scan(target.source_dir))
     _assert_findings(findings, evidence)
 
 
@@ -31,7 +28,7 @@ def test_terraform_fmt_is_clean(target, evidence) -> None:
 
 
 def test_layer_fits_every_runtime_that_uses_it(target, evidence) -> None:
-    findings = check_layer(target.stack, build.build_layer(), build.build_package(), build.ffmpeg_source())
+    findings = check_layer(target.stack, target.layer(), target.package(), target.ffmpeg_binary)
     _assert_findings(findings, evidence)
 
 

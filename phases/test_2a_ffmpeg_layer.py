@@ -24,7 +24,7 @@ def test_layer_binary_is_the_pinned_one(target, evidence) -> None:
 
 
 def test_layer_is_compatible_with_each_runtime_that_uses_it(target, evidence) -> None:
-    needs = glibc_needs(build.ffmpeg_source())
+    needs = glibc_needs(target.ffmpeg_binary)
     problems = []
     for fn in target.stack.enabled_functions:
         if not fn.layers:

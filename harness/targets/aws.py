@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from harness.stack.terraform import load_stack
 from harness.targets.base import Target, TargetError
-from harness.targets.local import REPO, tf_overrides
+from harness.targets.local import REPO, terraform_dir, tf_overrides
 
 PROD_NAME = re.compile(r"(^|[-_])(prod|production|live)([-_]|$)", re.I)
 OUTPUT_FUNCTIONS = {"hello": "video_processor_test", "ffmpeg_check": "ffmpeg_check", "s3_roundtrip": "s3_roundtrip",
@@ -53,7 +53,7 @@ def read_outputs(tf_dir: Path) -> tuple[dict, str]:
 class AwsTarget(Target):
     @classmethod
     def connect(cls, config) -> "AwsTarget":
-        tf_dir = REPO / "terraform"
+        tf_dir = terraform_dir(config)
         outputs, source = read_outputs(tf_dir)
         workspace = config.getoption("--tf-workspace") if config is not None else None
         spec = load_stack(tf_dir, workspace=workspace, overrides=tf_overrides(config))
@@ -77,6 +77,7 @@ class AwsTarget(Target):
         except (ClientError, BotoCoreError) as exc:
             raise TargetError(f"no deployed stack: bucket {spec.bucket} / table {spec.table.name} from {source} "
                               f"are not reachable ({exc})") from exc
+        target.configure_sources(config)
         target.account = ident.get("Account", "?")
         target.region = region
         target.outputs_source = source
@@ -86,7 +87,10 @@ class AwsTarget(Target):
     def identity(self) -> dict:
         return {"name": "aws", "account": self.account, "region": self.region,
                 "endpoint": os.environ.get("AWS_ENDPOINT_URL", "AWS default endpoints"),
-                "outputs": self.outputs_source, "workspace": self.stack.workspace, "run_id": self.run_id}
+                "outputs": self.outputs_source, "workspace": self.stack.workspace, "run_id": self.run_id,
+                "package_sha256": self.package().sha256,
+                "package_note": "sha256 of the package built from this checkout (deployed code is compared "
+                                "by CodeSha256 in step 1A)"}
 
     def function_logs(self, name: str | None = None) -> list[str]:
         """CloudWatch Logs of this run's functions since the run started (bounded)."""

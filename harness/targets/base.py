@@ -69,6 +69,35 @@ class Target:
     def function_name(self, key: str) -> str:
         return self.stack.function(key).name
 
+    # -- what is being deployed ----------------------------------------------------------
+    def sources(self):
+        """(lambda_src dir, ffmpeg binary, pinned sha or None) this run validates."""
+        from harness.stack import build
+
+        return self.source_dir, self.ffmpeg_binary, self.ffmpeg_pin
+
+    def package(self):
+        from harness.stack import build
+
+        return build.build_package(self.source_dir, self.build_dir / "function.zip")
+
+    def layer(self):
+        from harness.stack import build
+
+        return build.build_layer(self.build_dir / "ffmpeg-layer.zip", binary=self.ffmpeg_binary,
+                                 pinned=self.ffmpeg_pin)
+
+    def configure_sources(self, config) -> None:
+        from harness.stack import build
+
+        opt = (lambda name: config.getoption(name)) if config is not None else (lambda name: None)
+        self.source_dir = Path(opt("--lambda-src") or build.PACKAGE_SRC).resolve()
+        custom = opt("--ffmpeg-binary")
+        self.ffmpeg_binary = Path(custom).resolve() if custom else build.ffmpeg_source()
+        self.ffmpeg_pin = None if custom else build.PINNED_FFMPEG_SHA256
+        default = self.source_dir == build.PACKAGE_SRC.resolve() and not custom
+        self.build_dir = build.BUILD_DIR if default else build.BUILD_DIR / f"custom-{self.run_id}"
+
     def backend(self) -> str:
         """Base URL of the backend under test."""
         if not self.backend_url:

@@ -41,6 +41,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def terraform_dir(config) -> Path:
+    custom = config.getoption("--terraform-dir") if config is not None else None
+    return Path(custom).resolve() if custom else REPO / "terraform"
+
+
 def tf_overrides(config) -> dict:
     out = {}
     for item in config.getoption("--tf-var") if config is not None else []:
@@ -90,12 +95,13 @@ class LocalStack:
 
 
 def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_delays=(0.5, 1.0),
-                warm: bool = True) -> LocalStack:
+                warm: bool = True, package: build.Artifact | None = None,
+                layer: build.Artifact | None = None) -> LocalStack:
     from moto.server import ThreadedMotoServer
 
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="rollout-local-"))
-    package = build.build_package()
-    layer = build.build_layer()
+    package = package or build.build_package()
+    layer = layer or build.build_layer()
     moto_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
@@ -175,11 +181,16 @@ class LocalTarget(Target):
     @classmethod
     def start(cls, config) -> "LocalTarget":
         workspace = config.getoption("--tf-workspace") if config is not None else None
-        spec = load_stack(REPO / "terraform", workspace=workspace, overrides=tf_overrides(config))
+        spec = load_stack(terraform_dir(config), workspace=workspace, overrides=tf_overrides(config))
         t0 = time.monotonic()
-        stack = start_stack(spec)
+        probe = cls(name="local", stack=spec, session=boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS),
+                    endpoint_url=None, backend_url=None)
+        probe.configure_sources(config)
+        stack = start_stack(spec, package=probe.package(), layer=probe.layer())
         session = boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS)
-        target = cls(name="local", stack=spec, session=session, endpoint_url=stack.endpoint, backend_url=None)
+        target = cls(name="local", stack=spec, session=session, endpoint_url=stack.endpoint, backend_url=None,
+                     run_id=probe.run_id)
+        target.configure_sources(config)
         target.local = stack
         target.startup_s = time.monotonic() - t0
         return target
@@ -264,8 +275,6 @@ class LocalTarget(Target):
                 "iam": "the gateway applies the role policy from terraform to every request the function signs",
                 "startup_s": round(getattr(self, "startup_s", 0.0), 2)}
 
-    def code_facts(self):
-        return scan(REPO / "lambda_src")
 
     def function_logs(self, name: str | None = None) -> list[str]:
         return self.local.runtime.logs(name)

@@ -1,0 +1,100 @@
+"""The report as a pure function of run facts: verdict rules and content."""
+from __future__ import annotations
+
+import json
+
+from harness.gate import Gate
+from harness.redact import redact
+from harness.report import RunFacts, StepFacts, build_report, verdict_of
+
+
+def step(sid: str, status: str = "passed", **kw) -> StepFacts:
+    base = dict(id=sid, status=status, summary="GO (1 passed)" if status == "passed" else f"NO-GO ({status})",
+                passed=1 if status == "passed" else 0, failed=1 if status == "failed" else 0, skipped=0,
+                blocked=1 if status == "blocked" else 0, duration=1.5, failures=[], missing=[], evidence={},
+                metrics={}, warnings={})
+    base.update(kw)
+    return StepFacts(**base)
+
+
+def facts(steps: list[StepFacts], **kw) -> RunFacts:
+    base = dict(target={"name": "local", "endpoint": "http://127.0.0.1:1"}, code={"commit": "abc", "dirty": False},
+                rollout_step="2", selected=tuple(s.id for s in steps), steps=steps, started=0.0,
+                finished=1_800_000_000.0, exitstatus=0)
+    base.update(kw)
+    return RunFacts(**base)
+
+
+def test_go_only_when_every_step_passed() -> None:
+    assert verdict_of([step("1A"), step("1B")]) == "GO"
+    assert verdict_of([step("1A"), step("1B", "failed")]) == "NO-GO"
+    assert verdict_of([step("1A"), step("1B", "blocked")]) == "NO-GO"
+    assert verdict_of([step("1A"), step("1B", "not_run")]) == "NO-GO"
+    assert verdict_of([]) == "NO-GO"
+    assert verdict_of([step("1A")], [("phases/x.py", "boom")]) == "NO-GO"
+
+
+def test_report_names_the_failing_test_in_one_line_and_gives_rollback() -> None:
+    failing = step("2A", "failed", failures=[("phases/test_2a_x.py::test_y[local]", "AssertionError: no ffmpeg")])
+    report = build_report(facts([step("1A"), step("1B"), failing, step("2B", "blocked")]))
+    assert report.verdict == "NO-GO"
+    assert report.markdown.splitlines()[0].startswith("# NO-GO for rollout step 2 on local: step 2A")
+    assert "- phases/test_2a_x.py::test_y[local]: AssertionError: no ffmpeg" in report.markdown
+    assert "terraform destroy -target=aws_lambda_layer_version.ffmpeg" in report.markdown
+    for question in ("Does it work?", "Is it reliable?", "Is it better?", "Can we roll back?"):
+        assert question in report.markdown
+    data = report.data
+    assert data["verdict"] == "NO-GO" and data["target"] == "local" and data["rollout_step"] == "2"
+    assert [(s["id"], s["status"]) for s in data["steps"]] == [("1A", "passed"), ("1B", "passed"),
+                                                               ("2A", "failed"), ("2B", "blocked")]
+    assert {"passed", "failed", "skipped"} <= set(data["steps"][0])
+    json.dumps(data)
+
+
+def test_skip_is_reported_as_missing_evidence() -> None:
+    skipped = step("1B", "failed", failed=0, skipped=1, missing=[("phases/test_1b.py::t[local]", "no backend")])
+    report = build_report(facts([step("1A"), skipped]))
+    assert report.verdict == "NO-GO"
+    assert "phases/test_1b.py::t[local]: skipped, missing evidence: no backend" in report.markdown
+
+
+def test_warning_signs_in_a_passing_step_are_flagged() -> None:
+    report = build_report(facts([step("1A", warnings={"lambda_timeout": 2})]))
+    assert "FLAG: step 1A passed but logged 2 x lambda_timeout" in report.markdown
+
+
+def test_target_error_becomes_the_headline() -> None:
+    report = build_report(facts([step("1A", "not_run")], target={"name": "aws", "target_error": "no credentials"}))
+    assert report.headline == "NO-GO for rollout step 2 on aws: not validated: no credentials"
+
+
+def test_secrets_never_reach_the_report() -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    report = build_report(facts([step("1A", failures=[("t", f"AKIAIOSFODNN7EXAMPLE {secret} token")])],
+                                target={"name": "aws", "aws_session_token": "FQoGZXIvYXdzEJr//////////"}))
+    for text in (report.markdown, json.dumps(report.data)):
+        assert "AKIAIOSFODNN7EXAMPLE" not in text and secret not in text and "FQoGZXIvYXdzEJr" not in text
+
+
+def test_redaction_patterns() -> None:
+    assert redact("key AKIAIOSFODNN7EXAMPLE") == "key [REDACTED-ACCESS-KEY]"
+    assert redact("aws_secret_access_key = abc/DEF+123") == "aws_secret_access_key = [REDACTED]"
+    assert redact('"SessionToken": "IQoJb3JpZ2luX2VjE"') == '"SessionToken": "[REDACTED]"'
+    url = "http://h/b/k?X-Amz-Credential=AKIA%2F&X-Amz-Signature=deadbeef&X-Amz-Security-Token=tok"
+    out = redact(url)
+    assert "deadbeef" not in out and "tok" not in out
+    commit = "bdbc62dc7a7b8ac4dca387552cacff850a924e97"
+    assert redact(commit) == commit  # a git sha is not a secret
+
+
+def test_gate_blocks_after_a_failure_and_names_it() -> None:
+    gate = Gate(("1A", "1B", "2A"))
+    for sid, nodeid in (("1A", "phases/test_1a_x.py::a"), ("1B", "phases/test_1b_x.py::b")):
+        gate.expect(nodeid, sid)
+    gate.record("phases/test_1a_x.py::a", "1A", "call", "passed")
+    gate.record("phases/test_1a_x.py::a", "1A", "teardown", "passed")
+    assert gate.blocker("1B") is None
+    gate.record("phases/test_1b_x.py::b", "1B", "call", "failed", "AssertionError: x")
+    gate.record("phases/test_1b_x.py::b", "1B", "teardown", "passed")
+    assert gate.blocker("2A") == "blocked by step 1B: NO-GO (1 failed: phases/test_1b_x.py::b)"
+    assert gate.steps["2A"].status == "not_run"
