@@ -1,0 +1,88 @@
+"""Does the harness say NO-GO when the system is broken? Each case plants one real defect in a copy
+of the function's source (or its layer) and runs the phase modules against it with --lambda-src /
+--ffmpeg-binary, then reads the report."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# name: (file, old, new, pytest selection, step expected to fail, test expected in the failure lines)
+DEFECTS = {
+    "drops_last_segment": (
+        "video_processor/cutter.py", "        for entry in entries:\n            deadline.check(\"uploading\")",
+        "        entries = entries[:-1]\n        for entry in entries:\n            deadline.check(\"uploading\")",
+        ["--phase", "3A", "--no-gate", "-k", "standard_video"], "3A", "test_standard_video_gives_playable_segments"),
+    "leaves_partial_outputs": (
+        "video_processor/processing.py",
+        "info[\"deleted\"] = delete_prefix(s3, config.bucket, job_output_prefix(job_id))",
+        "info[\"deleted\"] = 0",
+        ["--phase", "4B", "--no-gate", "-k", "second_segment"], "4B", "test_upload_failure_at_second_segment"),
+    "never_writes_completed": (
+        "video_processor/processing.py", "store.complete(job_id", "(lambda *a, **k: None)(job_id",
+        ["--phase", "4A", "--no-gate", "-k", "tier_10mb", "--tf-var", "processor_timeout_s=15"], "4A",
+        "test_full_flow_completes_and_every_segment_verifies"),
+    "no_conditional_write": (
+        "video_processor/jobs.py", '            "ConditionExpression": condition,\n', "",
+        ["--phase", "3B", "--no-gate", "-k", "backwards"], "3B", "test_backwards_or_overwriting_transition"),
+    "no_key_validation": (
+        "video_processor/events.py", "    if not value.startswith(UPLOADS_PREFIX):", "    if False:",
+        ["--phase", "4B", "--no-gate", "-k", "invalid_s3_key or fuzzed_processor"], "4B",
+        "test_invalid_s3_key_is_rejected_before_any_write"),
+}
+
+
+def run_phases(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
+    reports = tmp_path / "reports"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GITHUB_STEP_SUMMARY"))}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "phases/", "-m", "local", "-p", "no:cacheprovider",
+                           "-q", "--report-dir", str(reports), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+    data = json.loads((reports / "latest.json").read_text())
+    return proc.returncode, data, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_a_planted_defect_turns_the_report_no_go_naming_the_step(tmp_path: Path, defect: str) -> None:
+    file, old, new, selection, step, test_name = DEFECTS[defect]
+    src = tmp_path / "lambda_src"
+    shutil.copytree(REPO / "lambda_src", src, ignore=shutil.ignore_patterns("__pycache__"))
+    path = src / file
+    text = path.read_text()
+    assert old in text, f"the defect {defect} no longer applies to {file}; update the test"
+    path.write_text(text.replace(old, new, 1))
+    code, data, out = run_phases(tmp_path, "--lambda-src", str(src), *selection)
+    assert code != 0, out[-2000:]
+    assert data["verdict"] == "NO-GO"
+    steps = {s["id"]: s for s in data["steps"]}
+    assert steps[step]["status"] == "failed", (steps[step], out[-2000:])
+    assert any(test_name in line for line in data["failures"]), (data["failures"], out[-2000:])
+
+
+def test_a_layer_binary_that_needs_a_newer_glibc_is_no_go_at_1a(tmp_path: Path) -> None:
+    binary = next(p for p in (Path("/usr/bin/ls"), Path("/bin/ls")) if p.exists())
+    code, data, out = run_phases(tmp_path, "--ffmpeg-binary", str(binary), "--phase", "2A")
+    assert code != 0
+    assert data["verdict"] == "NO-GO"
+    steps = {s["id"]: s["status"] for s in data["steps"]}
+    assert steps["1A"] == "failed" and steps["2A"] == "blocked", steps
+    assert any("test_layer_fits_every_runtime_that_uses_it" in line and "GLIBC_" in line
+               for line in data["failures"]), data["failures"]
+
+
+def test_a_terraform_hash_key_change_is_no_go_naming_both_sides(tmp_path: Path) -> None:
+    tf = tmp_path / "terraform"
+    shutil.copytree(REPO / "terraform", tf, ignore=shutil.ignore_patterns(".terraform*"))
+    storage = tf / "storage.tf"
+    storage.write_text(storage.read_text().replace('"video_id"', '"job_id"'))
+    code, data, out = run_phases(tmp_path, "--terraform-dir", str(tf), "--phase", "1B")
+    assert code != 0 and data["verdict"] == "NO-GO"
+    line = next(line for line in data["failures"] if "test_offline_stack_checks_pass" in line)
+    assert "aws_dynamodb_table.jobs" in line and "'job_id'" in line and "jobs.py" in line and "'video_id'" in line
