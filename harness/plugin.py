@@ -86,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_LAST] = last
+    config.stash[_CONTAINER] = _container_engine_problem(config)
     config.stash[_SELECTED] = steps_up_to(last)
     if config.getoption("--gate-timeout") <= 0:
         raise pytest.UsageError("--gate-timeout must be a positive number of seconds")
@@ -103,6 +104,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _LAST = pytest.StashKey[object]()
+_CONTAINER = pytest.StashKey[object]()
+
+
+def _container_engine_problem(config: pytest.Config) -> str | None:
+    """None unless --lambda-runtime container was asked for; then why it cannot run, if it cannot."""
+    if config.getoption("--lambda-runtime") != "container":
+        return None
+    try:
+        from python_on_whales import docker
+
+        docker.info()
+    except Exception as exc:  # python-on-whales raises several kinds when no engine answers
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"no Docker engine reachable ({first[:120]}): --lambda-runtime container runs are not collected"
+    return ("a Docker engine is reachable, but running invocations in the Lambda base image is not "
+            "implemented yet: --lambda-runtime container runs are not collected")
 _SELECTED = pytest.StashKey[tuple]()
 _GATE_DIR = pytest.StashKey[Path]()
 _GATE = pytest.StashKey[Gate]()
@@ -195,6 +212,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if step not in selected_steps:
             drop.append(item)
         elif item.get_closest_marker("aws") and not _aws_requested(config):
+            drop.append(item)
+        elif item.get_closest_marker("local") and config.stash[_CONTAINER]:
             drop.append(item)
         elif item.get_closest_marker("large") and not config.getoption("--large"):
             drop.append(item)
@@ -311,6 +330,9 @@ _REPORT = pytest.StashKey[tuple]()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    problem = config.stash.get(_CONTAINER, None)
+    if problem:
+        terminalreporter.write_line(problem)
     done = config.stash.get(_REPORT, None)
     if not done:
         return

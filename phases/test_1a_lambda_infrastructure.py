@@ -103,3 +103,12 @@ def test_deployed_code_is_this_checkout_and_has_not_drifted(target, evidence) ->
     drift, why = _plan_drift(target)
     evidence.add("rollback", why)
     assert drift is not True, why
+
+
+def test_backend_defaults_are_safe_for_production(target, evidence) -> None:
+    """Static: the backend this repo ships keeps test endpoints off and routes to Celery by default."""
+    from pathlib import Path
+
+    from harness.stack.checks import check_backend_defaults
+
+    _assert_findings(check_backend_defaults(Path(__file__).resolve().parents[1] / "backend" / "settings.py"), evidence)

@@ -187,3 +187,25 @@ def run_static_checks(spec: StackSpec, code: CodeFacts) -> list[Finding]:
     """The checks that need neither builds nor a terraform binary."""
     return (check_reserved_env(spec) + check_iam(spec) + check_limits(spec) + check_handlers(spec, code)
             + check_env_reads(spec, code) + check_table_key(spec, code) + check_production(spec.tf_dir))
+
+
+def check_backend_defaults(settings_file: Path) -> list[Finding]:
+    """Production safety of the backend's defaults: test endpoints off, Celery unless the flag is set."""
+    import ast
+
+    want = {"ENABLE_TEST_ENDPOINTS": False, "USE_LAMBDA_PROCESSING": False}
+    found: dict[str, object] = {}
+    tree = ast.parse(settings_file.read_text(), filename=str(settings_file))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id in want:
+            found[node.target.id] = node.value.value if isinstance(node.value, ast.Constant) else None
+    out = []
+    for name, value in want.items():
+        if name not in found:
+            out.append(Finding("backend production defaults", False, f"{settings_file.name} declares no {name} setting"))
+        elif found[name] is not value:
+            out.append(Finding("backend production defaults", False,
+                               f"{settings_file.name}: {name} defaults to {found[name]!r}; it must default to "
+                               f"{value!r} so production needs an explicit opt-in"))
+    return out or [Finding("backend production defaults", True,
+                           "test endpoints off and Celery routing unless explicitly enabled")]
