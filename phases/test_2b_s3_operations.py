@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+import pytest
+
 ROUNDTRIP = "s3_roundtrip"
 SMALL = "tier_10mb"
 
@@ -31,3 +33,30 @@ def test_missing_key_is_a_clear_error_and_writes_nothing(target, evidence) -> No
     assert key in result.payload.get("errorMessage", ""), f"message does not name the key: {result.payload}"
     assert target.list_keys("test_output/") == before, "a failed round trip wrote to test_output/"
     evidence.add("reliable", "a missing key fails with SourceNotFound naming the key, and writes nothing")
+
+
+@pytest.mark.local_only
+@pytest.mark.parametrize("action,key", [("get", "private/secret.txt"), ("get", "reports/x.json"),
+                                        ("put", "uploads/overwrite.mp4"), ("put", "evil.mp4"),
+                                        ("delete", "uploads/{run}/keep.mp4")])
+def test_function_role_cannot_leave_its_prefixes(target, evidence, action, key) -> None:
+    """Proven on local by the gateway applying the role policy parsed from terraform to requests
+    signed with the function's own key (not by a policy simulation)."""
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    from harness.local.iam import FUNCTION_ACCESS_KEY
+
+    key = key.format(run=target.run_id)
+    target.s3.put_object(Bucket=target.bucket, Key=key, Body=b"owned by someone else")
+    target.created_keys.add(key)
+    as_function = target.session.client("s3", endpoint_url=target.endpoint_url, aws_access_key_id=FUNCTION_ACCESS_KEY,
+                                        aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}))
+    call = {"get": lambda: as_function.get_object(Bucket=target.bucket, Key=key),
+            "put": lambda: as_function.put_object(Bucket=target.bucket, Key=key, Body=b"tampered"),
+            "delete": lambda: as_function.delete_object(Bucket=target.bucket, Key=key)}[action]
+    with pytest.raises(ClientError) as exc:
+        call()
+    assert exc.value.response["Error"]["Code"] == "AccessDenied", exc.value.response["Error"]
+    assert target.s3.get_object(Bucket=target.bucket, Key=key)["Body"].read() == b"owned by someone else"
+    evidence.add("reliable", f"function role: {action} on {key.split('/')[0]}/... denied by the terraform policy")

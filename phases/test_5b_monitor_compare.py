@@ -6,6 +6,7 @@ import statistics
 import time
 
 from harness.backend_client import BackendClient
+from harness.invariants import check_job
 
 FIXTURES = ("standard_720p", "tier_10mb")
 
@@ -17,6 +18,8 @@ def _run_once(target, api: BackendClient, key: str) -> tuple[float, dict]:
     final = api.wait(job_id, timeout=target.stack.function("video_processor").timeout_s + 30, interval=0.05)
     elapsed = time.monotonic() - t0
     assert final["status"] == "COMPLETED", f"{job_id}: {final['status']} {final.get('error_message')}"
+    inv = check_job(target, job_id, expect="COMPLETED", verify_media=False)
+    assert inv.ok, inv.summary()
     return elapsed, {**final, "job_id": job_id}
 
 
