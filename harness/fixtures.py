@@ -83,4 +83,7 @@ def _early_warning_signs(request: pytest.FixtureRequest):
     except Exception:
         return
     counts = {k: v for k, v in count_signs(lines).items() if v}
-    request.node.user_properties.append(("warnings", counts))
+    marker = request.node.get_closest_marker("injects")
+    injected = set(marker.args) if marker else set()
+    request.node.user_properties.append(("warnings", {k: v for k, v in counts.items() if k not in injected}))
+    request.node.user_properties.append(("injected_warnings", {k: v for k, v in counts.items() if k in injected}))

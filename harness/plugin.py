@@ -35,6 +35,8 @@ MARKERS = {
     "local_only: the test injects faults that only the embedded target can inject; "
     "it is not collected for aws": None,
     "large: needs the 1 GB fixture tier; selected only with --large": None,
+    "injects(*signs): the test deliberately causes these early warning signs (lambda_timeout, "
+    "memory_limit, s3_permission_denied, dynamodb_throttling); the report counts them apart": None,
 }
 GATE_TIMEOUT_HELP = "seconds a test waits for earlier steps to finish under xdist (default 3600)"
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from harness.steps import STEP_IDS  # noqa: F401  (documentation: 3B gates 4A)
 
 STATUS = "job_status"
 
@@ -52,6 +51,7 @@ def test_backwards_or_overwriting_transition_is_refused(target, evidence, start,
 
 
 @pytest.mark.local_only
+@pytest.mark.injects("dynamodb_throttling")
 def test_throttled_status_write_is_retried_and_succeeds(target, evidence) -> None:
     """Throttling is injected at the embedded DynamoDB endpoint: UpdateItem for this job fails twice."""
     job_id = _create_queued(target)

@@ -98,6 +98,7 @@ def test_broken_video_fails_cleanly(target, manifest, evidence, name) -> None:
 
 
 @pytest.mark.local_only
+@pytest.mark.injects("s3_permission_denied")
 def test_upload_failure_at_second_segment_leaves_no_partial_results(target, manifest, evidence) -> None:
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()
@@ -111,6 +112,7 @@ def test_upload_failure_at_second_segment_leaves_no_partial_results(target, mani
 
 
 @pytest.mark.local_only
+@pytest.mark.injects("dynamodb_throttling")
 def test_dynamodb_throttling_is_retried_and_the_job_completes(target, manifest, evidence) -> None:
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()
@@ -125,6 +127,7 @@ def test_dynamodb_throttling_is_retried_and_the_job_completes(target, manifest, 
 
 
 @pytest.mark.local_only
+@pytest.mark.injects("lambda_timeout")
 def test_processing_timeout_marks_the_job_failed_before_the_runtime_kills_it(target, manifest, evidence) -> None:
     """Function timeout 4 s; the source is served slowly (each read delayed 6 s) so the job outlives it."""
     fixture = manifest["standard_720p"]
@@ -188,6 +191,7 @@ def test_duplicate_of_a_completed_job_writes_nothing(target, manifest, evidence)
 
 
 @pytest.mark.local_only
+@pytest.mark.injects("lambda_timeout")
 def test_lambda_retry_after_a_transient_error_completes_once(target, manifest, evidence) -> None:
     """The first attempt's claim stalls on a slow DynamoDB read until the function times out (4 s);
     Lambda's async retry, with the same request id, then completes the job exactly once."""
