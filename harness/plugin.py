@@ -71,6 +71,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the terraform stack to validate (default terraform/)")
     group.addoption("--lambda-src", default=None, metavar="DIR",
                     help="the function's source to package (default lambda_src/)")
+    group.addoption("--backend-src", default=None, metavar="DIR",
+                    help="a directory holding the backend package to serve on local (default: this repo's)")
     group.addoption("--ffmpeg-binary", default=None, metavar="PATH",
                     help="build the layer from this binary instead of the pinned wheel's (the pin check "
                          "then decides whether it is acceptable)")

@@ -62,3 +62,35 @@ def test_full_flow_completes_and_every_segment_verifies(target, manifest, eviden
 @pytest.mark.large
 def test_full_flow_on_the_1gb_tier(target, manifest, evidence) -> None:
     _run(target, manifest["tier_1gb"], evidence)
+
+
+@pytest.mark.local_only
+def test_job_is_queued_before_the_processor_is_invoked(target, manifest, evidence) -> None:
+    """The backend's QUEUED write is slowed by 2 s at the DynamoDB endpoint: a backend that dispatches
+    first and writes QUEUED after would race the processor and lose (409, or a job pushed backwards)."""
+    from datetime import datetime
+
+    fixture = manifest["short_3s"]
+    api = BackendClient(target.backend())
+    key = target.upload_file(fixture.path)
+    job_id = target.new_job_id()
+    previous = api.health()["processing_method"] == "lambda"
+    api.set_processing_method(True)
+    try:
+        with target.fault(service="dynamodb", operation="PutItem", match=job_id, delay_s=2.0,
+                          only_function=False) as rule:
+            started = api.upload_complete(key, job_id)
+        assert started["processing_method"] == "lambda", started
+        final = api.wait(job_id, timeout=120)
+    finally:
+        api.set_processing_method(previous)
+    assert rule.hits == 1, f"the backend's QUEUED write was not seen ({rule.hits})"
+    assert final["status"] == "COMPLETED", final
+    created = datetime.fromisoformat(final["created_at"].replace("Z", "+00:00")).timestamp()
+    runs = target.invocations_for_job(job_id)
+    assert runs, "no processor invocation recorded"
+    assert runs[0].started >= created + 1.5, (
+        f"the processor started {runs[0].started - created:+.2f} s after the QUEUED record's creation time: "
+        "the job was dispatched before it was queued")
+    evidence.add("reliable", f"dispatch waits for the QUEUED record (processor started "
+                             f"{runs[0].started - created:.1f} s after a 2 s-delayed QUEUED write)")

@@ -66,6 +66,23 @@ def test_a_planted_defect_turns_the_report_no_go_naming_the_step(tmp_path: Path,
     assert any(test_name in line for line in data["failures"]), (data["failures"], out[-2000:])
 
 
+def test_a_backend_that_dispatches_before_queueing_is_no_go(tmp_path: Path) -> None:
+    """The backend writes QUEUED after invoking the processor: 4A's ordering check must catch it."""
+    src = tmp_path / "backend_src"
+    shutil.copytree(REPO / "backend", src / "backend", ignore=shutil.ignore_patterns("__pycache__"))
+    routing = src / "backend" / "routing.py"
+    text = routing.read_text()
+    create = ('    store.create(job_id, s3_key=s3_key, processing_method="lambda" if use_lambda else "celery")\n')
+    invoke = "            invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)\n"
+    assert create in text and invoke in text, "the backend no longer matches this defect; update the test"
+    text = text.replace(create, "", 1).replace(invoke, invoke + "            " + create.strip() + "\n", 1)
+    routing.write_text(text)
+    code, data, out = run_phases(tmp_path, "--backend-src", str(src), "--phase", "4A", "--no-gate",
+                                 "-k", "queued_before")
+    assert code != 0 and data["verdict"] == "NO-GO", out[-1500:]
+    assert {s["id"]: s["status"] for s in data["steps"]}["4A"] == "failed", out[-1500:]
+
+
 def test_a_layer_binary_that_needs_a_newer_glibc_is_no_go_at_1a(tmp_path: Path) -> None:
     binary = next(p for p in (Path("/usr/bin/ls"), Path("/bin/ls")) if p.exists())
     code, data, out = run_phases(tmp_path, "--ffmpeg-binary", str(binary), "--phase", "2A")

@@ -58,10 +58,10 @@ class Process:
                 self.proc.wait(timeout=5)
 
 
-def _spawn(name: str, cmd: list[str], env: dict, log_dir: Path) -> Process:
+def _spawn(name: str, cmd: list[str], env: dict, log_dir: Path, cwd: Path = REPO) -> Process:
     log = log_dir / f"{name}.log"
     fh = open(log, "wb")
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     return Process(name, proc, log)
 
 
@@ -93,7 +93,7 @@ class Backend:
         return _tail(self.process(name).log, 200)
 
 
-def backend_env(stack, *, redis_url: str, use_lambda: bool = True) -> dict:
+def backend_env(stack, *, redis_url: str, use_lambda: bool = True, backend_src: Path | None = None) -> dict:
     import imageio_ffmpeg
 
     spec = stack.spec
@@ -105,18 +105,19 @@ def backend_env(stack, *, redis_url: str, use_lambda: bool = True) -> dict:
         "LAMBDA_FUNCTION_NAME": spec.function("video_processor").name,
         "USE_LAMBDA_PROCESSING": "true" if use_lambda else "false", "ENABLE_TEST_ENDPOINTS": "true",
         "REDIS_URL": redis_url, "FFMPEG_PATH": imageio_ffmpeg.get_ffmpeg_exe(),
-        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "lambda_src")]),
+        "PYTHONPATH": os.pathsep.join([str(p) for p in (backend_src, REPO, REPO / "lambda_src") if p]),
     })
     if "video_processor_test" in spec.functions:
         env["LAMBDA_TEST_FUNCTION_NAME"] = spec.function("video_processor_test").name
     return env
 
 
-def start_backend(stack, *, with_worker: bool = True, use_lambda: bool = True, timeout: float = 60) -> Backend:
+def start_backend(stack, *, with_worker: bool = True, use_lambda: bool = True, timeout: float = 60,
+                  backend_src: Path | None = None) -> Backend:
     log_dir = Path(tempfile.mkdtemp(prefix="rollout-backend-"))
     redis_port, api_port = _free_port(), _free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    env = backend_env(stack, redis_url=redis_url, use_lambda=use_lambda)
+    env = backend_env(stack, redis_url=redis_url, use_lambda=use_lambda, backend_src=backend_src)
     backend = Backend(url=f"http://127.0.0.1:{api_port}", env=env, log_dir=log_dir)
     try:
         backend.processes.append(_spawn("redis", [redis_binary(), "--port", str(redis_port), "--bind", "127.0.0.1",
@@ -126,10 +127,11 @@ def start_backend(stack, *, with_worker: bool = True, use_lambda: bool = True, t
             backend.processes.append(_spawn("celery", [sys.executable, "-m", "celery", "-A", "backend.tasks",
                                                        "worker", "--pool=threads", "--concurrency=2",
                                                        "--loglevel=INFO", "--without-gossip", "--without-mingle",
-                                                       "--without-heartbeat"], env, log_dir))
+                                                       "--without-heartbeat"], env, log_dir,
+                                            cwd=backend_src or REPO))
         backend.processes.append(_spawn("uvicorn", [sys.executable, "-m", "uvicorn", "backend.app:app", "--host",
                                                     "127.0.0.1", "--port", str(api_port), "--log-level", "warning"],
-                                        env, log_dir))
+                                        env, log_dir, cwd=backend_src or REPO))
         _wait_http(f"{backend.url}/api/health", backend.process("uvicorn"), timeout)
         if with_worker:
             _wait_celery(backend.process("celery"), timeout)

@@ -92,6 +92,7 @@ class Target:
 
         opt = (lambda name: config.getoption(name)) if config is not None else (lambda name: None)
         self.source_dir = Path(opt("--lambda-src") or build.PACKAGE_SRC).resolve()
+        self.backend_src = Path(opt("--backend-src")).resolve() if opt("--backend-src") else None
         custom = opt("--ffmpeg-binary")
         self.ffmpeg_binary = Path(custom).resolve() if custom else build.ffmpeg_source()
         self.ffmpeg_pin = None if custom else build.PINNED_FFMPEG_SHA256

@@ -261,7 +261,7 @@ class LocalTarget(Target):
         if self.backend_url is None:
             from harness.local.services import start_backend
 
-            svc = start_backend(self.local, with_worker=True)
+            svc = start_backend(self.local, with_worker=True, backend_src=getattr(self, "backend_src", None))
             self.local.services.append(svc)
             self.backend_service = svc
             self.backend_url = svc.url
