@@ -211,3 +211,17 @@ def test_lambda_retry_after_a_transient_error_completes_once(target, manifest, e
         f"expected a timed-out first attempt and a successful Lambda retry, got {outcomes}"
     assert len({a.request_id for a in attempts}) == 1, "async retries must keep the request id"
     _assert_final(target, evidence, "Lambda retry after a transient error", job_id, "COMPLETED", fixture=fixture)
+
+
+@pytest.mark.local_only
+def test_local_storage_stays_bounded_whatever_the_source_size(target, manifest, evidence) -> None:
+    """100 MB through a 64 MB /tmp (a local-only size below AWS's minimum): a processor that
+    streams the source and uploads each segment as it closes completes; one that stages the source
+    or lets segments pile up runs out of space."""
+    fixture = manifest["tier_100mb"]
+    with target.function_config(PROCESSOR, EphemeralStorage={"Size": 64}):
+        job_id, job = _process(target, fixture)
+    _assert_final(target, evidence, "100 MB source through a 64 MB /tmp", job_id, "COMPLETED", fixture=fixture)
+    peak = max((r.max_tmp_bytes for r in target.invocations_for_job(job_id)), default=0)
+    evidence.metric("4B peak /tmp bytes for a 100 MB source", peak)
+    assert peak <= 64 * 2**20, f"/tmp peaked at {peak / 2**20:.1f} MB"

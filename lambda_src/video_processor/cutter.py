@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -27,7 +28,12 @@ from .keys import job_output_prefix
 FFMPEG_ENOSPC = 256 - 28
 from .s3io import presigned_get_url, upload_file
 
-POLL_INTERVAL_S = 0.2
+POLL_INTERVAL_S = 0.05
+# Bounded local storage: ffmpeg cuts far faster than segments upload, so it is paused
+# (SIGSTOP) while finished segments wait for upload, and resumed (SIGCONT) once they
+# are gone. /tmp then holds about one segment plus what ffmpeg writes in one poll
+# interval, whatever the size of the source (a 1 GB source fits the 512 MB default).
+MAX_SEGMENTS_AHEAD = 1
 MIN_URL_TTL_S = 300
 MAX_URL_TTL_S = 7 * 24 * 3600
 DEFAULT_URL_TTL_S = 6 * 3600
@@ -97,13 +103,21 @@ def cut_and_upload(
                 proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
             except OSError as exc:
                 raise FfmpegUnavailable(f"cannot run ffmpeg at {ffmpeg_path}: {exc.strerror or exc}") from exc
+            paused = False
             try:
                 while proc.poll() is None:
                     deadline.check("cutting")
-                    for entry in _read_list(list_path)[:-1]:  # the last listed file may still be open
+                    # the last listed file may still be open; everything before it is complete
+                    ready = [e for e in _read_list(list_path)[:-1] if e.filename not in uploaded]
+                    if len(ready) >= MAX_SEGMENTS_AHEAD and not paused:
+                        paused = _signal(proc, signal.SIGSTOP)
+                    for entry in ready:
                         upload(entry)
                         deadline.check("uploading")
-                    time.sleep(poll_interval)
+                    if paused:
+                        paused = not _signal(proc, signal.SIGCONT)
+                    if not ready:
+                        time.sleep(poll_interval)
             finally:
                 if proc.poll() is None:
                     proc.kill()
@@ -124,6 +138,15 @@ def cut_and_upload(
         return [uploaded[entry.filename] for entry in entries]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _signal(proc: subprocess.Popen, sig: int) -> bool:
+    """Send a pause/resume signal; False when ffmpeg already exited."""
+    try:
+        proc.send_signal(sig)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def _read_list(path: str) -> list[SegmentEntry]:
