@@ -46,7 +46,7 @@ class BackendClient:
     def status(self, job_id: str) -> dict:
         return self._json(requests.get(f"{self.base}/api/jobs/{job_id}/status", timeout=self.timeout), (200,))
 
-    def wait(self, job_id: str, *, timeout: float, interval: float = 0.25) -> dict:
+    def wait(self, job_id: str, *, timeout: float, interval: float = 0.1) -> dict:
         """Poll the status endpoint until COMPLETED or FAILED; bounded, logging each change."""
         deadline = time.monotonic() + timeout
         last = None

@@ -59,6 +59,9 @@ class Gateway:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the
+    # client's delayed ACK (~40 ms per response). AWS endpoints do not behave like that.
+    disable_nagle_algorithm = True
     gw: Gateway
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002

@@ -147,7 +147,7 @@ class Target:
         des = TypeDeserializer()
         return {k: des.deserialize(v) for k, v in item.items()}
 
-    def wait_for_job(self, job_id: str, *, timeout: float, interval: float = 0.25,
+    def wait_for_job(self, job_id: str, *, timeout: float, interval: float = 0.1,
                      until: tuple[str, ...] = TERMINAL) -> dict:
         """Poll the job record until it reaches one of `until`; bounded, with progress in the log."""
         deadline = time.monotonic() + timeout

@@ -193,6 +193,7 @@ class LocalTarget(Target):
         target.configure_sources(config)
         target.local = stack
         target.startup_s = time.monotonic() - t0
+        target.start_backend_soon()
         return target
 
     # -- local-only capabilities ---------------------------------------------------------
@@ -256,12 +257,25 @@ class LocalTarget(Target):
     def runtime(self) -> LambdaRuntime:
         return self.local.runtime
 
-    def backend(self) -> str:
-        """Starts redis, the Celery worker and uvicorn on first use (steps 1B, 4A, 5A, 5B need them)."""
-        if self.backend_url is None:
-            from harness.local.services import start_backend
+    def start_backend_soon(self) -> None:
+        """Start redis, the Celery worker and uvicorn in the background while step 1A runs."""
+        import concurrent.futures
 
-            svc = start_backend(self.local, with_worker=True, backend_src=getattr(self, "backend_src", None))
+        from harness.local.services import start_backend
+
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="backend-start")
+        self._backend_future = pool.submit(start_backend, self.local, with_worker=True,
+                                           backend_src=getattr(self, "backend_src", None))
+        pool.shutdown(wait=False)
+
+    def backend(self) -> str:
+        """The served backend (steps 1B, 4A, 5A, 5B); a start-up failure is raised here, naming the service."""
+        if self.backend_url is None:
+            future = getattr(self, "_backend_future", None)
+            if future is None:
+                self.start_backend_soon()
+                future = self._backend_future
+            svc = future.result(timeout=180)
             self.local.services.append(svc)
             self.backend_service = svc
             self.backend_url = svc.url
@@ -280,4 +294,10 @@ class LocalTarget(Target):
         return self.local.runtime.logs(name)
 
     def close(self) -> None:
+        future = getattr(self, "_backend_future", None)
+        if future is not None and self.backend_url is None:
+            try:  # started but never used: stop it too
+                self.local.services.append(future.result(timeout=180))
+            except Exception:
+                pass
         self.local.close()
