@@ -35,11 +35,13 @@ def parse(argv):
     ap.add_argument("--no-baseline-full", action="store_true", help="skip the one full 120-segment baseline run")
     ap.add_argument("--large-runs", type=int, default=None, help="1 GB end-to-end rounds in figure 5 (default --runs)")
     ap.add_argument("--fig3-runs", type=int, default=None, help="1 GB jobs at 512 MB (default 3)")
-    ap.add_argument("--fig5-ephemeral-mb", type=int, default=2048,
-                    help="ephemeral storage for the figure 5 end-to-end jobs (default 2048, see RESULTS.md)")
+    ap.add_argument("--fig5-ephemeral-mb", type=int, default=512,
+                    help="ephemeral storage for the figure 5 end-to-end jobs (default 512, the terraform default)")
     ap.add_argument("--json", type=Path, default=HERE / "results.json")
     ap.add_argument("--write-md", action="store_true", help=f"write {HERE / 'RESULTS.md'}")
     ap.add_argument("--md", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                    help="measure nothing: re-render tables (and --write-md) from an earlier results.json")
     ns = ap.parse_args(argv)
     if ns.runs < 1:
         ap.error("--runs must be >= 1")
@@ -55,13 +57,46 @@ def parse(argv):
     return ns
 
 
+def git_state() -> dict:
+    import subprocess
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lambda_src", "harness", "phases", "fixtures"],
+                               cwd=REPO, capture_output=True, text=True).stdout.strip()
+        return {"commit": head, "dirty_paths": [line[3:] for line in dirty.splitlines()]}
+    except OSError:
+        return {}
+
+
+def emit(res: dict, ns) -> None:
+    res["targets"] = targets(res)
+    res["findings"] = findings(res)
+    from tabulate import tabulate
+
+    from .report import render_markdown, render_terminal
+    print(render_terminal(res))
+    print("\nTargets:")
+    print(tabulate(res["targets"], ["figure", "target", "measured", "status"], tablefmt="simple_grid"))
+    for f in res["findings"]:
+        print(f"  * {f}")
+    if not ns.render:
+        ns.json.write_text(json.dumps(res, indent=2, default=str) + "\n")
+        log(f"wrote {ns.json}")
+    if ns.write_md:
+        ns.md.write_text(render_markdown(res))
+        log(f"wrote {ns.md}")
+
+
 def main(argv=None) -> int:
     ns = parse(sys.argv[1:] if argv is None else argv)
+    if ns.render:
+        emit(json.loads(ns.render.read_text()), ns)
+        return 0
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     res: dict = {"started": started.strftime("%Y-%m-%d %H:%M"),
                  "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
-                 "machine": machine_info(),
+                 "machine": machine_info(), "code": git_state(),
                  "config": {"runs": ns.runs, "quick": ns.quick, "skip_large": ns.skip_large,
                             "figures": sorted(ns.figs), "baseline_every": ns.baseline_every,
                             "baseline_runs": ns.baseline_runs, "baseline_full": ns.baseline_full,
@@ -94,15 +129,10 @@ def main(argv=None) -> int:
                 rows = []
                 for i, t in enumerate(tiers):
                     runs = ns.large_runs if t == "tier_1gb" else ns.runs
-                    rows.append(e2e_vs_raw(bs, m[t], runs=runs, label="fig5"))
+                    rows.append(e2e_vs_raw(bs, m[t], runs=runs, label="fig5", warmup=t != "tier_1gb" or not ns.quick))
                 bs.configure(memory_mb=int(default["MemorySize"]), ephemeral_mb=int(default["EphemeralStorage"]))
                 res["fig5"]["e2e"] = rows
-                res["fig5"]["note"] = (
-                    f"Cut: the processor's ffmpeg argv on the local file, {ns.runs} rounds interleaved with cp. "
-                    f"End to end: processor job at {default['MemorySize']} MB memory and "
-                    f"{ns.fig5_ephemeral_mb} MB ephemeral storage for every tier (the default 512 MB cannot hold "
-                    f"the 1 GB job, see figure 3), interleaved with the raw transfer; "
-                    f"1 GB tier: {ns.large_runs} round(s), others {ns.runs}.")
+                res["fig5"]["memory_mb"] = int(default["MemorySize"])
             if 3 in ns.figs:
                 res["fig3"] = bounded_resources(bs, m["tier_1gb"], runs=ns.fig3_runs)
         finally:
@@ -128,21 +158,7 @@ def main(argv=None) -> int:
         res["fig4"] = harness_wall_time()
 
     res["elapsed_s"] = time.monotonic() - t0
-    res["targets"] = targets(res)
-    res["findings"] = findings(res)
-
-    from .report import render_markdown, render_terminal
-    print(render_terminal(res))
-    print("\nTargets:")
-    from tabulate import tabulate
-    print(tabulate(res["targets"], ["figure", "target", "measured", "status"], tablefmt="simple_grid"))
-    for f in res["findings"]:
-        print(f"  * {f}")
-    ns.json.write_text(json.dumps(res, indent=2, default=str) + "\n")
-    log(f"wrote {ns.json}")
-    if ns.write_md:
-        ns.md.write_text(render_markdown(res))
-        log(f"wrote {ns.md}")
+    emit(res, ns)
     return 0
 
 
@@ -159,9 +175,11 @@ def targets(res: dict) -> list[list[str]]:
                      st(r <= 1.2)])
     f2 = res.get("fig2")
     if f2:
-        r = f2["ratio_job_over_raw"]
-        rows.append(["2 end to end vs raw", "<= 2x", f"{r:.2f}x ({f2['job']['median']:.2f} s vs {f2['raw']['median']:.2f} s)",
-                     st(r <= 2 and f2["all_completed"])])
+        r = max(f2["ratio_job_over_raw"], f2["ratio_job_over_raw_stream"])
+        rows.append(["2 end to end vs raw", "<= 2x",
+                     f"{f2['ratio_job_over_raw_stream']:.2f}x vs single-GET raw ({f2['raw_stream']['median']:.2f} s), "
+                     f"{f2['ratio_job_over_raw']:.2f}x vs download_file raw ({f2['raw']['median']:.2f} s); "
+                     f"job {f2['job']['median']:.2f} s", st(r <= 2 and f2["all_completed"])])
     f3 = res.get("fig3")
     if f3:
         rs = f3["runs"]
@@ -224,9 +242,20 @@ def findings(res: dict) -> list[str]:
     if f5:
         tmps = [(r["fixture"], r["max_tmp_bytes"], r["size_bytes"]) for r in f5.get("e2e", [])]
         if tmps:
+            share = tmps[-1][1] / tmps[-1][2]
+            verdict = (" Disk use stays at a few segments whatever the source size (the cutter pauses ffmpeg "
+                       "while finished segments wait for upload)." if share < 0.2 else
+                       " Disk use grows with the source size, so it is not bounded by the segment size.")
             out.append("Peak /tmp per end-to-end job (figure 5 runs): " + ", ".join(
-                f"{n}: {t / MB:.0f} MiB = {t / s:.0%} of the source" for n, t, s in tmps)
-                + ". Disk use grows with the source size, so it is not bounded by the segment size.")
+                f"{n}: {t / MB:.0f} MiB = {t / s:.0%} of the source" for n, t, s in tmps) + "." + verdict)
+    if f1 and f5:
+        c5 = next((r for r in f5.get("cut", []) if r["fixture"] == f1["fixture"]), None)
+        if c5 and abs(c5["cut"]["median"] / f1["cut"]["median"] - 1) > 0.15:
+            out.append(f"Noise: the same {f1['fixture']} cut has a median of {f1['cut']['median']:.2f} s in figure 1 and "
+                       f"{c5['cut']['median']:.2f} s in figure 5 (cp: {f1['cp']['median']:.2f} s vs "
+                       f"{c5['cp']['median']:.2f} s). These are separate rounds on the shared 2-vCPU machine. Compare "
+                       f"ratios within one table (x cp: {f1['ratio_cut_over_cp']:.2f} vs {c5['ratio_cut_over_cp']:.2f}), "
+                       f"not absolute seconds across tables.")
     f4 = res.get("fig4")
     if f4:
         by = {r["workers"]: r for r in f4["runs"]}
@@ -242,11 +271,38 @@ def findings(res: dict) -> list[str]:
                         f"{n2['test_time_sum_s'] / 2:.0f} s.")
             msg += " The slowest tests (table) are the 100 MB cuts and the failure/fuzz drills."
             out.append(msg)
+        sp = f4.get("speedup_n2_over_n0")
+        if sp and sp < f4["target_speedup"] and n0 and n2:
+            msg = (f"Figure 4 speed-up target missed: -n 2 is {sp:.2f}x faster than -n 0 "
+                   f"({n0['wall_s']:.1f} s -> {n2['wall_s']:.1f} s; target {f4['target_speedup']}x).")
+            if n0.get("test_time_sum_s") and n2.get("test_time_sum_s"):
+                msg += (f" The summed test time grows from {n0['test_time_sum_s']:.0f} s at -n 0 to "
+                        f"{n2['test_time_sum_s']:.0f} s at -n 2 (x{n2['test_time_sum_s'] / n0['test_time_sum_s']:.2f}). "
+                        f"Two workers share 2 vCPUs with their own moto, gateway, Lambda runtimes and ffmpeg, so "
+                        f"each test runs slower. The best possible speed-up on this machine is then about "
+                        f"{2 * n0['test_time_sum_s'] / n2['test_time_sum_s']:.2f}x, before any imbalance between "
+                        f"the workers. One run per setting, on a noisy machine.")
+            out.append(msg)
     f2 = res.get("fig2")
-    if f2 and f2["ratio_job_over_raw"] <= 1.0:
-        out.append(f"Figure 2: the job is faster than the raw transfer ({f2['ratio_job_over_raw']:.2f}x). It streams "
-                   f"the source over HTTP straight into ffmpeg and overlaps the segment uploads with the cutting. The "
-                   f"raw path writes the whole file to disk and then reads it back before uploading.")
+    if f2:
+        out.append(f"Figure 2: the job takes {f2['ratio_job_over_raw_stream']:.2f}x a single-GET download + upload and "
+                   f"{f2['ratio_job_over_raw']:.2f}x boto3 download_file + upload_file. It streams the source over "
+                   f"HTTP straight into ffmpeg and uploads segments while ffmpeg is still cutting, so its cost is close "
+                   f"to one download plus one upload.")
+    if f5:
+        big = [r for r in f5.get("e2e", []) if r["fixture"] == "tier_1gb"]
+        mid = [r for r in f5.get("e2e", []) if r["fixture"] == "tier_100mb"]
+        if big and mid:
+            b, m_ = big[0], mid[0]
+            out.append(
+                f"Raw A does not scale: boto3 download_file through moto takes {m_['raw_download']['median']:.1f} s "
+                f"for 100 MB but {b['raw_download']['median']:.1f} s for 1 GB "
+                f"(x{b['raw_download']['median'] / m_['raw_download']['median']:.0f} for x10 bytes). A single streamed "
+                f"GET of the same 1 GB takes {b['raw_stream_download']['median']:.1f} s. The managed transfer issues "
+                f"about 120 ranged 8 MB GETs, and moto serves each one by reading and copying the whole object and "
+                f"then slicing it (moto/s3/models.py FakeKey.value, moto/s3/responses.py _handle_range_header). This "
+                f"is an artefact of the embedded S3, not of the processor, which reads with one GET. Use raw B as the "
+                f"reference at 1 GB.")
     return out
 
 

@@ -118,15 +118,27 @@ class BenchStack:
                     "max_tmp_bytes": rec.max_tmp_bytes, "outcome": rec.outcome,
                     "init_duration_ms": rec.init_duration_ms}}
 
-    def raw_transfer(self, fx) -> float:
-        """Seconds for download_file + upload_file of the source (cleanup not timed)."""
+    def raw_transfer(self, fx, *, stream: bool = False) -> float:
+        """Seconds to download the source to a local file and upload that file again (cleanup not timed).
+
+        stream=False: boto3 ``download_file`` (managed transfer: concurrent 8 MB ranged GETs).
+        stream=True: one ``get_object`` streamed to the file (a single GET, like ffmpeg's read).
+        The upload is ``upload_file`` in both cases.
+        """
         key = self.upload_source(fx)
         local = self.scratch / "dl.bin"
         copy_key = f"bench-raw/{uuid.uuid4().hex}"
         t0 = time.perf_counter()
-        self.s3.download_file(self.bucket, key, str(local))
+        if stream:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            with open(local, "wb") as fh:
+                shutil.copyfileobj(body, fh, 1 << 20)
+        else:
+            self.s3.download_file(self.bucket, key, str(local))
+        t1 = time.perf_counter()
         self.s3.upload_file(str(local), self.bucket, copy_key)
         secs = time.perf_counter() - t0
+        self.last_raw_split = (t1 - t0, secs - (t1 - t0))
         local.unlink()
         self.s3.delete_object(Bucket=self.bucket, Key=copy_key)
         return secs
@@ -243,30 +255,43 @@ def bounded_resources(bs: BenchStack, fx, *, runs: int, memory_mb: int = 512, ep
             "runs": rows}
 
 
-def e2e_vs_raw(bs: BenchStack, fx, *, runs: int, label: str) -> dict:
-    """Processor job vs raw download+upload of the same bytes, interleaved (order rotates per round)."""
+def e2e_vs_raw(bs: BenchStack, fx, *, runs: int, label: str, warmup: bool = True) -> dict:
+    """Processor job vs two raw download+upload paths of the same bytes, interleaved (order rotates per round)."""
     bs.upload_source(fx)
-    warm = bs.run_job(fx)  # warm instance + source in place; not counted
-    log(f"{label} {fx.name} warm-up job: {warm['seconds']:.2f} s ok={warm['ok']}")
-    jobs, raws = [], []
+    if warmup:
+        warm = bs.run_job(fx)  # warm instance + source in place; not counted
+        log(f"{label} {fx.name} warm-up job: {warm['seconds']:.2f} s ok={warm['ok']}")
+    names = ["job", "raw", "raw_stream"]
+    jobs: list[dict] = []
+    times: dict[str, list[float]] = {n: [] for n in names}
+    splits: dict[str, list[tuple[float, float]]] = {"raw": [], "raw_stream": []}
     for r in range(runs):
-        order = ["job", "raw"] if r % 2 == 0 else ["raw", "job"]
+        order = names[r % 3:] + names[: r % 3]
         for what in order:
             settle()
             if what == "job":
                 jobs.append(bs.run_job(fx))
+                times["job"].append(jobs[-1]["seconds"])
                 log(f"{label} {fx.name} run {r + 1}/{runs} job: {jobs[-1]['seconds']:.2f} s ok={jobs[-1]['ok']}"
                     + (f" ({jobs[-1]['error']})" if jobs[-1]["error"] else ""))
             else:
-                raws.append(bs.raw_transfer(fx))
-                log(f"{label} {fx.name} run {r + 1}/{runs} raw: {raws[-1]:.2f} s")
+                times[what].append(bs.raw_transfer(fx, stream=what == "raw_stream"))
+                splits[what].append(bs.last_raw_split)
+                log(f"{label} {fx.name} run {r + 1}/{runs} {what}: {times[what][-1]:.2f} s "
+                    f"(download {splits[what][-1][0]:.2f} s + upload {splits[what][-1][1]:.2f} s)")
     ok = all(j["ok"] for j in jobs)
-    js = [j["seconds"] for j in jobs]
     recs = [j["record"] or {} for j in jobs]
     return {"fixture": fx.name, "size_bytes": fx.size, "segments": fx.expected_segments(SEGMENT),
             "config": bs.function_config(), "all_completed": ok,
             "errors": sorted({j["error"] for j in jobs if j["error"]}),
-            "job": summary(js), "raw": summary(raws),
-            "ratio_job_over_raw": paired_ratio(js, raws),
+            "job": summary(times["job"]),
+            "raw": summary(times["raw"]),
+            "raw_download": summary([a for a, _ in splits["raw"]]),
+            "raw_upload": summary([b for _, b in splits["raw"]]),
+            "raw_stream": summary(times["raw_stream"]),
+            "raw_stream_download": summary([a for a, _ in splits["raw_stream"]]),
+            "raw_stream_upload": summary([b for _, b in splits["raw_stream"]]),
+            "ratio_job_over_raw": paired_ratio(times["job"], times["raw"]),
+            "ratio_job_over_raw_stream": paired_ratio(times["job"], times["raw_stream"]),
             "max_memory_mb": max((r.get("max_memory_mb") or 0) for r in recs),
             "max_tmp_bytes": max((r.get("max_tmp_bytes") or 0) for r in recs)}

@@ -94,6 +94,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SELECTED] = steps_up_to(last)
     if config.getoption("--gate-timeout") <= 0:
         raise pytest.UsageError("--gate-timeout must be a positive number of seconds")
+    if hasattr(config.option, "maxschedchunk") and config.option.maxschedchunk is None:
+        # Small chunks keep both workers inside the same step; big ones park a worker on a later
+        # step's test, waiting at the gate while the other one works through the current step.
+        config.option.maxschedchunk = 2
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         config.stash[_GATE_DIR] = Path(worker["rollout_gate_dir"])
