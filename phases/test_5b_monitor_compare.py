@@ -50,8 +50,8 @@ def test_lambda_is_no_worse_than_celery_on_the_same_inputs(target, manifest, evi
             times: dict[str, list[float]] = {"lambda": [], "celery": []}
             segs: dict[str, set] = {"lambda": set(), "celery": set()}
             gb_s = []
-            for _ in range(runs):          # interleaved, so both paths see the same machine load
-                for method in ("lambda", "celery"):
+            for round_ in range(runs):     # interleaved, order alternating, so both see the same load
+                for method in (("lambda", "celery") if round_ % 2 == 0 else ("celery", "lambda")):
                     api.set_processing_method(method == "lambda")
                     elapsed, final = _run_once(target, api, key)
                     assert final["processing_method"] == method, final
