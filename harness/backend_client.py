@@ -1,8 +1,12 @@
 """The backend's HTTP API as the phase modules use it: real HTTP, bounded polls, clear failures."""
 from __future__ import annotations
 
+import hashlib
 import logging
+import tempfile
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -42,6 +46,27 @@ class BackendClient:
     def set_processing_method(self, use_lambda: bool) -> dict:
         return self._json(requests.post(f"{self.base}/api/admin/processing-method",
                                         json={"use_lambda": use_lambda}, timeout=self.timeout), (200,))
+
+    @contextmanager
+    def flag(self, use_lambda: bool):
+        """Hold USE_LAMBDA_PROCESSING at a value for the duration, then restore it.
+
+        The flag is the backend's global state: tests that depend on it take a lock per backend
+        URL, so xdist workers sharing one deployed backend (the aws target) do not flip it under
+        each other; workers with their own local backend do not wait for each other.
+        """
+        from filelock import FileLock
+
+        digest = hashlib.sha256(self.base.encode()).hexdigest()[:16]
+        lock_dir = Path(tempfile.gettempdir()) / "rollout-backend-flag"
+        lock_dir.mkdir(exist_ok=True)
+        with FileLock(str(lock_dir / f"{digest}.lock"), timeout=900):
+            previous = self.health()["processing_method"] == "lambda"
+            self.set_processing_method(use_lambda)
+            try:
+                yield
+            finally:
+                self.set_processing_method(previous)
 
     def status(self, job_id: str) -> dict:
         return self._json(requests.get(f"{self.base}/api/jobs/{job_id}/status", timeout=self.timeout), (200,))

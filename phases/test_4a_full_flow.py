@@ -74,16 +74,12 @@ def test_job_is_queued_before_the_processor_is_invoked(target, manifest, evidenc
     api = BackendClient(target.backend())
     key = target.upload_file(fixture.path)
     job_id = target.new_job_id()
-    previous = api.health()["processing_method"] == "lambda"
-    api.set_processing_method(True)
-    try:
+    with api.flag(True):
         with target.fault(service="dynamodb", operation="PutItem", match=job_id, delay_s=2.0,
                           only_function=False) as rule:
             started = api.upload_complete(key, job_id)
         assert started["processing_method"] == "lambda", started
         final = api.wait(job_id, timeout=120)
-    finally:
-        api.set_processing_method(previous)
     assert rule.hits == 1, f"the backend's QUEUED write was not seen ({rule.hits})"
     assert final["status"] == "COMPLETED", final
     created = datetime.fromisoformat(final["created_at"].replace("Z", "+00:00")).timestamp()

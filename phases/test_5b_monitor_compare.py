@@ -41,9 +41,8 @@ def test_lambda_is_no_worse_than_celery_on_the_same_inputs(target, manifest, evi
     price = request.config.getoption("--lambda-price-gb-s")
     memory = target.stack.function("video_processor").memory_mb
     api = BackendClient(target.backend())
-    previous = api.health()["processing_method"] == "lambda"
     rows, verdicts = [], []
-    try:
+    with api.flag(True):
         for name in FIXTURES:
             fixture = manifest[name]
             key = target.upload_file(fixture.path)
@@ -69,8 +68,6 @@ def test_lambda_is_no_worse_than_celery_on_the_same_inputs(target, manifest, evi
             rows.append([name, runs, f"{lam:.2f}", f"{spread['lambda']:.2f}", f"{cel:.2f}", f"{spread['celery']:.2f}",
                          f"{lam / cel:.2f}", next(iter(segs["lambda"])), f"{statistics.median(gb_s):.3f}" if gb_s else "-",
                          f"{cost:.7f}", "yes" if ok else "NO"])
-    finally:
-        api.set_processing_method(previous)
     evidence.table("Lambda vs Celery (5B)", ["fixture", "runs", "lambda median s", "lambda spread s",
                                              "celery median s", "celery spread s", "ratio", "segments",
                                              "GB-s per job", "USD per job", f"better (<= {factor}x)"], rows)

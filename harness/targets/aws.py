@@ -107,9 +107,21 @@ class AwsTarget(Target):
                 continue
         return lines
 
-    def invocations_for_job(self, job_id: str, key: str = "video_processor") -> list[str]:
-        """Log lines of the function that mention the job: CloudWatch is the invocation record on AWS."""
-        return [line for line in self.function_logs(self.stack.function(key).name) if job_id in line]
+    LOG_WAIT_S = 30.0
+
+    def invocations_for_job(self, job_id: str, key: str = "video_processor", *,
+                            expect_some: bool = True) -> list[str]:
+        """Log lines of the function that mention the job: CloudWatch is the invocation record on AWS.
+        CloudWatch ingests with a delay, so this polls (bounded) for lines when some are expected, and
+        waits a shorter while before concluding there are none."""
+        import time
+
+        deadline = time.monotonic() + (self.LOG_WAIT_S if expect_some else self.LOG_WAIT_S / 3)
+        while True:
+            lines = [line for line in self.function_logs(self.stack.function(key).name) if job_id in line]
+            if (lines and expect_some) or time.monotonic() >= deadline:
+                return lines
+            time.sleep(1.0)
 
     def close(self) -> None:
         self.cleanup()

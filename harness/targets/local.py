@@ -118,6 +118,9 @@ def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_de
     stack = LocalStack(spec, work_dir, moto, gateway, runtime, service, package, layer)
     try:
         provision(stack)
+        from harness.local.logship import LogShipper
+
+        stack.services.append(LogShipper(runtime, stack.client("logs")))
     except Exception:
         stack.close()
         raise
@@ -248,7 +251,7 @@ class LocalTarget(Target):
         finally:
             lam.update_function_configuration(FunctionName=name, **original)
 
-    def invocations_for_job(self, job_id: str, key: str = "video_processor") -> list:
+    def invocations_for_job(self, job_id: str, key: str = "video_processor", *, expect_some: bool = True) -> list:
         """What the runtime really ran for this job (attempts included)."""
         name = self.stack.function(key).name
         return [r for r in self.local.runtime.records(name) if job_id.encode() in (r.event or b"")]
