@@ -65,29 +65,6 @@ def test_every_function_terraform_enables_is_deployed_as_declared(target, eviden
     evidence.add("rollback", "every function maps to a terraform address that can be destroyed by -target")
 
 
-def _plan_drift(target) -> tuple[bool | None, str]:
-    """(drift?, why) from `terraform plan -detailed-exitcode`, or (None, why not) where it cannot run."""
-    import shutil
-    import subprocess
-
-    exe = shutil.which("terraform")
-    tf_dir = target.stack.tf_dir
-    if target.name != "aws":
-        return None, "terraform plan not run: the local target is provisioned from the parsed terraform itself"
-    if not exe:
-        return None, "terraform plan not run: no terraform binary on PATH"
-    if not (tf_dir / ".terraform").exists():
-        return None, f"terraform plan not run: {tf_dir} is not initialised (no .terraform/, no provider or state)"
-    proc = subprocess.run([exe, "plan", "-detailed-exitcode", "-no-color", "-input=false", "-lock=false",
-                           f"-target={target.stack.function(HELLO).address}"],
-                          cwd=tf_dir, capture_output=True, text=True, timeout=600)
-    if proc.returncode == 0:
-        return False, "terraform plan: no changes for the test function"
-    if proc.returncode == 2:
-        return True, "terraform plan shows changes: " + " ".join(proc.stdout.split()[-12:])
-    return None, f"terraform plan could not run: {(proc.stderr.strip().splitlines() or ['?'])[-1]}"
-
-
 def test_deployed_code_is_this_checkout_and_has_not_drifted(target, evidence) -> None:
     import base64
 
@@ -100,7 +77,7 @@ def test_deployed_code_is_this_checkout_and_has_not_drifted(target, evidence) ->
             stale.append(f"{fn.name} runs CodeSha256 {got}, this checkout builds {want}")
     assert not stale, "deployed code differs from this checkout: " + "; ".join(stale)
     evidence.add("works", f"every function runs package sha256 {package.sha256[:12]}... built from this checkout")
-    drift, why = _plan_drift(target)
+    drift, why = target.terraform_drift(target.stack.function(HELLO).address)
     evidence.add("rollback", why)
     assert drift is not True, why
 

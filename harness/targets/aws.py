@@ -107,6 +107,22 @@ class AwsTarget(Target):
                 continue
         return lines
 
+    def terraform_drift(self, address: str) -> tuple[bool | None, str]:
+        """`terraform plan -detailed-exitcode -target=ADDRESS` where terraform and its state are here."""
+        exe = shutil.which("terraform")
+        tf_dir = self.stack.tf_dir
+        if not exe:
+            return None, "terraform plan not run: no terraform binary on PATH"
+        if not (tf_dir / ".terraform").exists():
+            return None, f"terraform plan not run: {tf_dir} is not initialised (no .terraform/: no providers or state here)"
+        proc = subprocess.run([exe, "plan", "-detailed-exitcode", "-no-color", "-input=false", "-lock=false",
+                               f"-target={address}"], cwd=tf_dir, capture_output=True, text=True, timeout=600)
+        if proc.returncode == 0:
+            return False, f"terraform plan: no changes for {address}"
+        if proc.returncode == 2:
+            return True, f"terraform plan shows changes for {address}: " + " ".join(proc.stdout.split()[-12:])
+        return None, f"terraform plan could not run: {(proc.stderr.strip().splitlines() or ['?'])[-1]}"
+
     LOG_WAIT_S = 30.0
 
     def invocations_for_job(self, job_id: str, key: str = "video_processor", *,

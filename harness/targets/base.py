@@ -99,6 +99,14 @@ class Target:
         default = self.source_dir == build.PACKAGE_SRC.resolve() and not custom
         self.build_dir = build.BUILD_DIR if default else build.BUILD_DIR / f"custom-{self.run_id}"
 
+    def runtime_records(self, job_ids, key: str = "video_processor") -> list | None:
+        """Structured invocation records (concurrency, throttles) where the target has them, else None."""
+        return None
+
+    def terraform_drift(self, address: str) -> tuple[bool | None, str]:
+        """(drift?, why) for one resource; None when drift cannot be judged here, with the reason."""
+        return None, "terraform plan not applicable: this target is provisioned from the parsed terraform itself"
+
     def backend(self) -> str:
         """Base URL of the backend under test."""
         if not self.backend_url:

@@ -256,6 +256,9 @@ class LocalTarget(Target):
         name = self.stack.function(key).name
         return [r for r in self.local.runtime.records(name) if job_id.encode() in (r.event or b"")]
 
+    def runtime_records(self, job_ids, key: str = "video_processor") -> list:
+        return [r for j in job_ids for r in self.invocations_for_job(j, key)]
+
     @property
     def runtime(self) -> LambdaRuntime:
         return self.local.runtime
