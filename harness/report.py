@@ -157,7 +157,13 @@ def _answers(step: StepFacts) -> dict[str, str]:
     out = {"works": works}
     for key in QUESTION_KEYS[1:]:
         lines = step.evidence.get(key)
-        out[key] = "; ".join(lines) if lines else "no evidence collected in this step"
+        if not lines:
+            out[key] = "no evidence collected in this step"
+        else:
+            first = lines[0] if len(lines[0]) <= 110 else lines[0][:107] + "..."
+            out[key] = first + (f" (+{len(lines) - 1} more below)" if len(lines) > 1 else "")
+    if "better" not in step.evidence and step.id != "5B":
+        out["better"] = "judged in 5B (Lambda vs Celery on the same inputs)"
     if "rollback" not in step.evidence:
         out["rollback"] = "by the commands below (not drilled in this step)"
     return out
@@ -242,13 +248,18 @@ def build_report(facts: RunFacts) -> Report:
         answers = _answers(s)
         md.append(tabulate([(q, answers[k]) for q, k in zip(QUESTIONS, QUESTION_KEYS)],
                            headers=["question", "answer"], tablefmt="github"))
+        details = [(q, line) for q, k in zip(QUESTIONS, QUESTION_KEYS) for line in s.evidence.get(k, [])]
+        if details:
+            md.append("")
+            md.append("Evidence:")
+            md.extend(f"- {q.rstrip('?').lower()}: {line}" for q, line in details)
         if s.metrics:
             md.append("")
             md.append(tabulate(sorted((k, _fmt(v)) for k, v in s.metrics.items()),
                                headers=["metric", "value"], tablefmt="github"))
         md.append("")
         md.append("Rollback:")
-        md.extend(f"- `{cmd}`" for cmd in step.rollback)
+        md.extend(f"- `{cmd}`" if cmd.startswith("terraform ") else f"- {cmd}" for cmd in step.rollback)
         md.append("")
     markdown = redact("\n".join(md) + "\n")
 
@@ -265,7 +276,7 @@ def build_report(facts: RunFacts) -> Report:
                    "skipped": s.skipped, "blocked": s.blocked, "duration_s": round(s.duration, 3),
                    "summary": s.summary, "failures": [{"test": n, "message": m} for n, m in s.failures],
                    "missing_evidence": [{"test": n, "reason": m} for n, m in s.missing],
-                   "answers": _answers(s), "metrics": s.metrics, "warnings": s.warnings,
+                   "answers": _answers(s), "evidence": s.evidence, "metrics": s.metrics, "warnings": s.warnings,
                    "injected_warnings": s.injected}
                   for s in facts.steps],
         "failures": failure_lines,
