@@ -36,7 +36,6 @@ def _range(st: dict, d: int = 2) -> str:
 def sections(res: dict, fmt: str = "github") -> list[tuple[str, str, list[str]]]:
     """[(title, table, notes)] in figure order."""
     out = []
-    runs = res["config"]["runs"]
     f1 = res.get("fig1")
     if f1:
         b = f1["baseline"]
@@ -123,7 +122,7 @@ def sections(res: dict, fmt: str = "github") -> list[tuple[str, str, list[str]]]
                             "stack start-up s (report)", "sum of test time s (report steps)", "result"],
                      tablefmt=fmt)
         n2 = next((r for r in f4["runs"] if r["workers"] == 2), None)
-        notes = [f"One run per setting (each takes minutes); fixtures cached, so no generation time is included."]
+        notes = ["One run per setting (each takes minutes); fixtures cached, so no generation time is included."]
         if n2:
             notes.append(f"-n 2 wall <= {f4['target_wall_n2_s']} s: {_met(n2['wall_s'] <= f4['target_wall_n2_s'])} "
                          f"({n2['wall_s']:.1f} s).")

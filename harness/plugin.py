@@ -23,7 +23,7 @@ import pytest
 
 from harness import gatefile
 from harness.gate import Gate
-from harness.steps import STEP_IDS, StepNameError, parse_phase, step_index, step_of_module, \
+from harness.steps import StepNameError, parse_phase, step_index, step_of_module, \
     step_of_nodeid, steps_up_to
 
 TARGETS = ("local", "aws")

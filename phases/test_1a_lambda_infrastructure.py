@@ -1,7 +1,6 @@
 """Step 1A: the stack is sound on paper, and the hello-world function deploys and answers."""
 from __future__ import annotations
 
-import pytest
 
 from harness.stack.checks import check_fmt, check_layer, run_static_checks
 from harness.stack.codescan import scan

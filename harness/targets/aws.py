@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from harness.stack.terraform import load_stack
 from harness.targets.base import Target, TargetError
-from harness.targets.local import REPO, terraform_dir, tf_overrides
+from harness.targets.local import terraform_dir, tf_overrides
 
 PROD_NAME = re.compile(r"(^|[-_])(prod|production|live)([-_]|$)", re.I)
 OUTPUT_FUNCTIONS = {"hello": "video_processor_test", "ffmpeg_check": "ffmpeg_check", "s3_roundtrip": "s3_roundtrip",

@@ -70,12 +70,6 @@ class Target:
         return self.stack.function(key).name
 
     # -- what is being deployed ----------------------------------------------------------
-    def sources(self):
-        """(lambda_src dir, ffmpeg binary, pinned sha or None) this run validates."""
-        from harness.stack import build
-
-        return self.source_dir, self.ffmpeg_binary, self.ffmpeg_pin
-
     def package(self):
         from harness.stack import build
 

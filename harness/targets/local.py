@@ -5,7 +5,6 @@ server, gateway, Lambda runtime and backend services on free ports.
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import shutil
@@ -24,7 +23,6 @@ from harness.local.iam import FUNCTION_ACCESS_KEY
 from harness.local.lambda_service import LambdaService
 from harness.runtime import LambdaRuntime
 from harness.stack import build
-from harness.stack.codescan import scan
 from harness.stack.terraform import StackSpec, load_stack
 from harness.targets.base import Target, TargetError
 
