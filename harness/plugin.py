@@ -289,11 +289,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for name, value in getattr(report, "user_properties", []) or []:
         if (name, value) not in results["properties"]:
             results["properties"].append((name, value))
-    if any(st.complete and not before[s] for s, st in gate.steps.items()):
+    if report.failed:
+        _FAILURES["n"] = _FAILURES.get("n", 0) + 1
+    maxfail = config.getoption("maxfail", 0) or 0
+    if maxfail and _FAILURES.get("n", 0) >= maxfail:
+        # -x / --maxfail: tests that never run never finish their step; tell waiting workers to stop
+        gatefile.publish(gate_dir(config), gate.snapshot(), aborted=f"stopping after {maxfail} failure(s)")
+    elif any(st.complete and not before[s] for s, st in gate.steps.items()):
         gatefile.publish(gate_dir(config), gate.snapshot())
 
 
 _CONFIG: dict = {}
+_FAILURES: dict = {}
 _COLLECT_ERRORS = pytest.StashKey[list]()
 
 
@@ -309,6 +316,7 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     _CONFIG["config"] = session.config
+    _FAILURES.clear()
 
 
 @pytest.hookimpl(trylast=True)

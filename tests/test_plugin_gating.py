@@ -170,3 +170,13 @@ def test_github_step_summary_gets_the_markdown(project: pytest.Pytester, monkeyp
     write_phases(project, all_steps())
     run(project, "--phase", "1")
     assert summary.read_text().startswith("# GO for rollout step 1 on local")
+
+
+def test_maxfail_under_xdist_does_not_leave_workers_waiting_at_the_gate(project: pytest.Pytester) -> None:
+    files = {f"test_{s}_x.py": "".join(f"def test_{i}():\n    assert {s!r} != '1a' or {i} != 0\n" for i in range(6))
+             for s in ("1a", "1b", "2a")}
+    write_phases(project, files)
+    result = run(project, "-x", "--gate-timeout", "40", xdist=True)
+    assert result.ret != 0
+    assert latest(project)["verdict"] == "NO-GO"
+    assert result.duration < 30, f"took {result.duration:.0f} s: workers waited at the gate"
