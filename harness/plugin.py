@@ -76,6 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ffmpeg-binary", default=None, metavar="PATH",
                     help="build the layer from this binary instead of the pinned wheel's (the pin check "
                          "then decides whether it is acceptable)")
+    group.addoption("--cold-start", action="store_true", default=False,
+                    help="local: start a fresh function process for every invocation (default: warm "
+                         "instances are reused while idle, as on AWS)")
     group.addoption("--lambda-runtime", choices=("process", "container"), default="process",
                     help="how the local target runs functions: processes (default) or the "
                          "official base image in a Docker engine")

@@ -187,7 +187,8 @@ class LocalTarget(Target):
         probe = cls(name="local", stack=spec, session=boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS),
                     endpoint_url=None, backend_url=None)
         probe.configure_sources(config)
-        stack = start_stack(spec, package=probe.package(), layer=probe.layer())
+        cold = bool(config.getoption("--cold-start")) if config is not None else False
+        stack = start_stack(spec, package=probe.package(), layer=probe.layer(), warm=not cold)
         session = boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS)
         target = cls(name="local", stack=spec, session=session, endpoint_url=stack.endpoint, backend_url=None,
                      run_id=probe.run_id)
