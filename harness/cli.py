@@ -117,6 +117,9 @@ def cmd_aws_selftest(args: argparse.Namespace) -> int:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
+        import shutil
+
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -348,6 +348,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 _REPORT = pytest.StashKey[tuple]()
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The gate directory is the controller's; it goes when the run does."""
+    import shutil
+
+    if not hasattr(config, "workerinput") and _GATE_DIR in config.stash:
+        shutil.rmtree(config.stash[_GATE_DIR], ignore_errors=True)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     problem = config.stash.get(_CONTAINER, None)
     if problem:
