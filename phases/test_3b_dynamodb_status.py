@@ -9,11 +9,7 @@ STATUS = "job_status"
 
 def _create_queued(target) -> str:
     job_id = target.new_job_id()
-    key = target.stack.table.hash_key
-    target.dynamodb.put_item(TableName=target.table, Item={
-        key: {"S": job_id}, "status": {"S": "QUEUED"},
-        "created_at": {"S": "2026-01-01T00:00:00.000000Z"}, "updated_at": {"S": "2026-01-01T00:00:00.000000Z"}},
-        ConditionExpression=f"attribute_not_exists({key})")
+    target.create_queued_job(job_id)
     return job_id
 
 

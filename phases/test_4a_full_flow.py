@@ -15,7 +15,8 @@ from harness.invariants import check_job
 SEGMENT = 10
 
 
-def _run(target, fixture, evidence) -> None:
+def _run(target, fixture, evidence) -> dict:
+    """Run one fixture end to end; returns the final status body after every check inside passed."""
     api = BackendClient(target.backend())
     key = target.upload_file(fixture.path)
     t0 = time.monotonic()
@@ -52,16 +53,21 @@ def _run(target, fixture, evidence) -> None:
     evidence.add("works", f"{fixture.name} ({fixture.size / 1e6:.0f} MB): COMPLETED in {elapsed:.1f} s, "
                           f"{want} segments downloaded and decoded, {cov.message}")
     evidence.metric(f"4A {fixture.name} seconds to COMPLETED", round(elapsed, 2))
+    return {**final, "verified_segments": len(durations)}
 
 
 @pytest.mark.parametrize("name", ["tier_10mb", "tier_100mb"])
 def test_full_flow_completes_and_every_segment_verifies(target, manifest, evidence, name) -> None:
-    _run(target, manifest[name], evidence)
+    final = _run(target, manifest[name], evidence)
+    assert final["status"] == "COMPLETED"
+    assert final["verified_segments"] == manifest[name].expected_segments(SEGMENT)
 
 
 @pytest.mark.large
 def test_full_flow_on_the_1gb_tier(target, manifest, evidence) -> None:
-    _run(target, manifest["tier_1gb"], evidence)
+    final = _run(target, manifest["tier_1gb"], evidence)
+    assert final["status"] == "COMPLETED"
+    assert final["verified_segments"] == manifest["tier_1gb"].expected_segments(SEGMENT)
 
 
 @pytest.mark.local_only

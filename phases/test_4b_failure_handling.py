@@ -30,19 +30,11 @@ def _event(target, job_id: str, key: str, **extra) -> dict:
     return {"job_id": job_id, "s3_bucket": target.bucket, "s3_key": key, "segment_duration": 10, **extra}
 
 
-def _queued(target, job_id: str, key: str) -> None:
-    hk = target.stack.table.hash_key
-    now = "2026-01-01T00:00:00.000000Z"
-    target.dynamodb.put_item(TableName=target.table, Item={
-        hk: {"S": job_id}, "status": {"S": "QUEUED"}, "s3_key": {"S": key},
-        "created_at": {"S": now}, "updated_at": {"S": now}})
-
-
 def _process(target, fixture, *, wait: float | None = None, **extra) -> tuple[str, dict]:
     """Upload, create the job QUEUED, invoke the processor asynchronously, wait for a final state."""
     job_id = target.new_job_id()
     key = target.upload_file(fixture.path, job_id=job_id)
-    _queued(target, job_id, key)
+    target.create_queued_job(job_id, key)
     result = target.invoke(PROCESSOR, _event(target, job_id, key, **extra), asynchronous=True)
     assert result.status_code == 202, result
     timeout = wait or target.stack.function(PROCESSOR).timeout_s + 30
@@ -83,7 +75,7 @@ def test_invalid_s3_key_is_rejected_before_any_write(target, manifest, evidence)
 def test_missing_source_object_fails_the_job(target, evidence) -> None:
     job_id = target.new_job_id()
     key = target.upload_key("never-uploaded.mp4", job_id)
-    _queued(target, job_id, key)
+    target.create_queued_job(job_id, key)
     target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
     target.wait_for_job(job_id, timeout=120)
     _assert_final(target, evidence, "missing source object", job_id, "FAILED", reason="SourceNotFound")
@@ -105,7 +97,7 @@ def test_upload_failure_at_second_segment_leaves_no_partial_results(target, mani
     with target.fault(service="s3", operation="PutObject", match=f"processed/{job_id}/segment_001",
                       error="AccessDenied"):
         key = target.upload_file(fixture.path, job_id=job_id)
-        _queued(target, job_id, key)
+        target.create_queued_job(job_id, key)
         target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
         target.wait_for_job(job_id, timeout=120)
     _assert_final(target, evidence, "upload fails at segment 2", job_id, "FAILED")
@@ -119,7 +111,7 @@ def test_dynamodb_throttling_is_retried_and_the_job_completes(target, manifest, 
     with target.fault(service="dynamodb", operation="UpdateItem", match=job_id,
                       error="ProvisionedThroughputExceededException", times=3) as rule:
         key = target.upload_file(fixture.path, job_id=job_id)
-        _queued(target, job_id, key)
+        target.create_queued_job(job_id, key)
         target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
         target.wait_for_job(job_id, timeout=120)
     assert rule.hits == 3, f"throttling was not injected ({rule.hits} hits)"
@@ -135,7 +127,7 @@ def test_processing_timeout_marks_the_job_failed_before_the_runtime_kills_it(tar
     with target.function_config(PROCESSOR, Timeout=4), \
             target.fault(service="s3", operation="GetObject", match=f"/{job_id}/", delay_s=6.0):
         key = target.upload_file(fixture.path, job_id=job_id)
-        _queued(target, job_id, key)
+        target.create_queued_job(job_id, key)
         target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
         job = target.wait_for_job(job_id, timeout=60)
     assert job["status"] == "FAILED", f"job ended {job['status']} instead of FAILED on timeout"
@@ -165,7 +157,7 @@ def test_duplicate_async_delivery_gives_one_output_set(target, manifest, evidenc
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()
     key = target.upload_file(fixture.path, job_id=job_id)
-    _queued(target, job_id, key)
+    target.create_queued_job(job_id, key)
     event = _event(target, job_id, key)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: target.invoke(PROCESSOR, event, asynchronous=True), range(2)))
@@ -198,7 +190,7 @@ def test_lambda_retry_after_a_transient_error_completes_once(target, manifest, e
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()
     key = target.upload_file(fixture.path, job_id=job_id)
-    _queued(target, job_id, key)
+    target.create_queued_job(job_id, key)
     with target.function_config(PROCESSOR, Timeout=4), \
             target.fault(service="dynamodb", operation="GetItem", match=job_id, delay_s=8.0, times=1) as rule:
         target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)

@@ -17,19 +17,13 @@ from pathlib import Path
 
 import requests
 
+from harness.local.net import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 class ServiceError(RuntimeError):
     """A backend service did not start; the message names it and shows its last output."""
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tail(path: Path, n: int = 15) -> str:
@@ -115,7 +109,7 @@ def backend_env(stack, *, redis_url: str, use_lambda: bool = True, backend_src: 
 def start_backend(stack, *, with_worker: bool = True, use_lambda: bool = True, timeout: float = 60,
                   backend_src: Path | None = None) -> Backend:
     log_dir = Path(tempfile.mkdtemp(prefix="rollout-backend-"))
-    redis_port, api_port = _free_port(), _free_port()
+    redis_port, api_port = free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = backend_env(stack, redis_url=redis_url, use_lambda=use_lambda, backend_src=backend_src)
     backend = Backend(url=f"http://127.0.0.1:{api_port}", env=env, log_dir=log_dir)

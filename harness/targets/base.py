@@ -139,6 +139,17 @@ class Target:
         return Invocation(resp["StatusCode"], body, resp.get("FunctionError"), tail_text,
                           resp["ResponseMetadata"].get("RequestId", ""))
 
+    def create_queued_job(self, job_id: str, s3_key: str | None = None) -> None:
+        """Write a QUEUED job record, as the backend does before dispatch (conditional: never overwrites).
+        The fixed old timestamp makes every later updated_at compare as newer."""
+        hk = self.stack.table.hash_key
+        then = "2026-01-01T00:00:00.000000Z"
+        item = {hk: {"S": job_id}, "status": {"S": "QUEUED"}, "created_at": {"S": then}, "updated_at": {"S": then}}
+        if s3_key is not None:
+            item["s3_key"] = {"S": s3_key}
+        self.dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression=f"attribute_not_exists({hk})")
+        self.created_jobs.add(job_id)
+
     def get_job(self, job_id: str) -> dict | None:
         from boto3.dynamodb.types import TypeDeserializer
 

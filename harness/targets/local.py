@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import socket
 import tempfile
 import time
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import boto3
 from harness.local.faults import FaultInjector, FaultRule
 from harness.local.gateway import Gateway
 from harness.local.iam import FUNCTION_ACCESS_KEY
+from harness.local.net import free_port
 from harness.local.lambda_service import LambdaService
 from harness.runtime import LambdaRuntime
 from harness.stack import build
@@ -31,12 +31,6 @@ logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server access log
 REPO = Path(__file__).resolve().parents[2]
 HARNESS_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 FUNCTION_SECRET = "local-function-role-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def terraform_dir(config) -> Path:
