@@ -53,7 +53,13 @@ class Target:
         self.started = time.time()
         kw = {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
         self.s3 = self.session.client("s3", **kw)
-        self.lambda_ = self.session.client("lambda", **kw)
+        from botocore.config import Config
+
+        # Sync invokes share the function's reserved concurrency with whatever else runs (another
+        # xdist worker's burst against one deployed stack): a throttle is retried with backoff, as
+        # any caller of a throttled function should, instead of failing the check.
+        self.lambda_ = self.session.client("lambda", config=Config(retries={"mode": "standard", "max_attempts": 10},
+                                                                   read_timeout=900), **kw)
         self.dynamodb = self.session.client("dynamodb", **kw)
         self.logs = self.session.client("logs", **kw)
 
