@@ -336,7 +336,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report_writer import write_report
 
     facts = RunFacts.collect(config, gate, config.stash[_RESULTS], exitstatus,
-                             started=config.stash[_STARTED], gate_dir=gate_dir(config))
+                             started=config.stash[_STARTED], gate_dir=gate_dir(config),
+                             last_step=config.stash[_LAST])
     facts.collection_errors = list(errors)
     report = build_report(facts)
     paths = write_report(report, Path(config.getoption("--report-dir")))

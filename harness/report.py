@@ -55,9 +55,10 @@ class RunFacts:
 
     @classmethod
     def collect(cls, config, gate: Gate, results: dict, exitstatus: int, *, started: float,
-                gate_dir: Path) -> "RunFacts":
-        from harness.steps import steps_up_to  # noqa: F401  (kept for symmetry)
+                gate_dir: Path, last_step: str | None) -> "RunFacts":
+        """Gather what the run knows: results by step, side files from workers, code identity."""
         import time
+
         target = _read_side_files(gate_dir, "target-")
         steps = []
         tables: dict = {}
@@ -94,14 +95,9 @@ class RunFacts:
         if target.get("layer_sha256"):
             code["layer_sha256"] = target["layer_sha256"]
         return cls(target=target or {"name": _target_from_markexpr(config)}, code=code,
-                   rollout_step=rollout_label(config.stash[_last_key()]),
+                   rollout_step=rollout_label(last_step),
                    selected=gate.selected, steps=steps, started=started, finished=time.time(),
                    exitstatus=int(exitstatus), extra={"tables": tables} if tables else {})
-
-
-def _last_key():
-    from harness.plugin import _LAST
-    return _LAST
 
 
 def _target_from_markexpr(config) -> str:
