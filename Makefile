@@ -15,13 +15,20 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) system
 
-# redis-server is the Celery broker of the backend's fallback path (a real Redis,
-# not a mock). It comes from Debian; apt-get update first, as a fresh machine has
-# no package lists.
+system: $(STAMP)
+
+# Debian packages: redis-server is the Celery broker of the backend's fallback
+# path (a real Redis, not a mock); locales gives localedef the en_US sources for
+# the Lambda sandbox's LANG. apt-get update first: a fresh machine has no lists.
 system:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server (Debian) for the Celery broker"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	test -f /usr/share/i18n/locales/en_US || missing="$$missing locales"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(BIN)/python -m harness runtime-env
 
 # The main job: validate every rollout step on the embedded target; writes reports/latest.md.
 validate: setup

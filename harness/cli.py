@@ -122,6 +122,23 @@ def cmd_aws_selftest(args: argparse.Namespace) -> int:
         shutil.rmtree(state, ignore_errors=True)
 
 
+def cmd_runtime_env(args) -> int:
+    """Build what the AWS runtime provides (RIC, SDK at AWS's version) for each declared runtime."""
+    from harness.runtime import awsruntime
+
+    runtimes = args.runtime
+    if not runtimes:
+        from harness.stack.terraform import load_stack
+
+        runtimes = sorted({fn.runtime for fn in load_stack(Path(__file__).resolve().parents[1] / "terraform").functions.values()})
+    for runtime in runtimes:
+        env = awsruntime.ensure_runtime_env(runtime)
+        print(f"{runtime}: {env.site_packages} ({', '.join(f'{k} {v}' for k, v in sorted(env.versions.items()))})")
+        if env.mismatch:
+            print(f"note: {env.mismatch}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -131,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--env-file", help="also write the environment to this file")
     serve.add_argument("--state-dir", help="where the outputs file goes (default: a temp dir)")
     serve.add_argument("--workspace", default=None, help="terraform workspace (tfvars in terraform/env/)")
+    rt = sub.add_parser("runtime-env", help="build the Lambda runtime's own site-packages for the sandbox")
+    rt.add_argument("--runtime", action="append", help="declared runtime (default: every one terraform declares)")
     st = sub.add_parser("aws-selftest", help="run the aws target against the served embedded stack")
     st.add_argument("--phase", default="3")
     st.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    return {"build": cmd_build, "serve": cmd_serve, "aws-selftest": cmd_aws_selftest}[args.command](args)
+    return {"build": cmd_build, "serve": cmd_serve, "aws-selftest": cmd_aws_selftest,
+            "runtime-env": cmd_runtime_env}[args.command](args)

@@ -79,6 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cold-start", action="store_true", default=False,
                     help="local: start a fresh function process for every invocation (default: warm "
                          "instances are reused while idle, as on AWS)")
+    group.addoption("--cpu-scaling", choices=("on", "off"), default="on",
+                    help="local: give each instance Lambda's CPU share, MemorySize/1769 vCPU (default on); "
+                         "'off' is for iterating, and the report then says reduced fidelity")
     group.addoption("--lambda-runtime", choices=("process", "container"), default="process",
                     help="how the local target runs functions: processes (default) or the "
                          "official base image in a Docker engine")

@@ -170,6 +170,8 @@ def build_report(facts: RunFacts) -> Report:
 
     facts = dataclasses.replace(facts, target=redact_mapping(facts.target), code=redact_mapping(facts.code))
     verdict = verdict_of(facts.steps, facts.collection_errors)
+    fidelity_rows = facts.target.get("fidelity") or []
+    reduced = reduced_fidelity(fidelity_rows)
     stamp = datetime.fromtimestamp(facts.finished, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     target_name = facts.target.get("name", "local")
     last = facts.selected[-1] if facts.selected else "-"
@@ -185,6 +187,8 @@ def build_report(facts: RunFacts) -> Report:
     else:
         first = failing[0]
         headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: step {first.id} {first.summary}"
+    if reduced:
+        headline += f" (reduced fidelity: {', '.join(reduced)} not enforced by the kernel)"
     failure_lines = [f"{nodeid}: collection error: {msg}" for nodeid, msg in facts.collection_errors]
     failure_lines += [f"{nodeid}: {msg}" for s in facts.steps for nodeid, msg in s.failures]
     missing_lines = [f"{nodeid}: skipped, missing evidence: {msg}" for s in facts.steps
@@ -194,8 +198,23 @@ def build_report(facts: RunFacts) -> Report:
     md.append(f"**Verdict: {verdict}** (a skip is missing evidence and counts as NO-GO)")
     md.append("")
     md.append("## Target")
-    md.append(tabulate(sorted((k, _fmt(v)) for k, v in facts.target.items()),
+    md.append(tabulate(sorted((k, _fmt(v)) for k, v in facts.target.items() if k != "fidelity"),
                        headers=["field", "value"], tablefmt="github"))
+    md.append("")
+    md.append("## Fidelity")
+    if fidelity_rows:
+        md.append("How this run enforced each Lambda behaviour: by the kernel (namespace, cgroup, tmpfs), "
+                  "by the local Lambda service, by polling, or not at all.")
+        md.append("")
+        md.append(tabulate([(r["behaviour"], r["enforced"], r["how"]) for r in fidelity_rows],
+                           headers=["behaviour", "enforced", "how"], tablefmt="github"))
+        if reduced:
+            md.append("")
+            md.append(f"**Reduced fidelity:** {', '.join(reduced)} not enforced by the kernel in this run.")
+    elif target_name == "aws":
+        md.append("Every behaviour is the real Lambda service's own.")
+    else:
+        md.append("Not recorded: the target did not report how it enforced Lambda's behaviour.")
     md.append("")
     md.append("## Code identity")
     md.append(tabulate(sorted((k, _fmt(v)) for k, v in facts.code.items()),
@@ -266,6 +285,7 @@ def build_report(facts: RunFacts) -> Report:
         "target_details": facts.target,
         "rollout_step": facts.rollout_step,
         "code": facts.code,
+        "fidelity": {"rows": fidelity_rows, "reduced": reduced},
         "started": datetime.fromtimestamp(facts.started, tz=timezone.utc).isoformat(),
         "finished": datetime.fromtimestamp(facts.finished, tz=timezone.utc).isoformat(),
         "steps": [{"id": s.id, "status": s.status, "passed": s.passed, "failed": s.failed,
@@ -282,6 +302,12 @@ def build_report(facts: RunFacts) -> Report:
     data = json.loads(redact(json.dumps(data, default=str)))
     return Report(verdict=verdict, headline=redact(headline), failure_lines=failure_lines + missing_lines,
                   markdown=markdown, data=data, stamp=stamp, target_name=target_name)
+
+
+def reduced_fidelity(rows: list[dict]) -> list[str]:
+    from harness.runtime.fidelity import reduced
+
+    return reduced(rows)
 
 
 def _fmt(value: object) -> str:

@@ -136,10 +136,9 @@ def test_processing_timeout_marks_the_job_failed_before_the_runtime_kills_it(tar
 
 @pytest.mark.local_only
 def test_missing_ffmpeg_fails_the_job_with_a_reason(target, manifest, evidence) -> None:
+    """The function is pointed at a layer without bin/ffmpeg: /opt/bin/ffmpeg is simply not there."""
     fixture = manifest["short_3s"]
-    env = target.lambda_.get_function_configuration(FunctionName=target.function_name(PROCESSOR))["Environment"]
-    broken = {"Variables": {**env["Variables"], "FFMPEG_PATH": "/opt/bin/no-such-ffmpeg"}}
-    with target.function_config(PROCESSOR, Environment=broken):
+    with target.layer_without_ffmpeg() as arn, target.function_config(PROCESSOR, Layers=[arn]):
         job_id, _ = _process(target, fixture)
     _assert_final(target, evidence, "ffmpeg missing from the layer", job_id, "FAILED", reason="ffmpeg")
 

@@ -1,9 +1,12 @@
-"""One execution environment: an OS process running the official runtime client.
+"""One execution environment: the official runtime client in a Lambda-shaped sandbox.
 
-The process is ``python -m awslambdaric <handler>`` with the AWS environment
-variables, exactly as the AWS Python base image starts it; it talks to a
-private RuntimeApiServer. The instance enforces the function's timeout, memory
-and ephemeral-storage limits by watching the process tree while it waits.
+With kernel isolation (the default where the host allows it) the instance is a
+process tree in its own mount and PID namespace, with the package read-only at
+/var/task, the layers at /opt, a sized tmpfs at /tmp, a memory cgroup at
+MemorySize and a CPU quota in proportion to memory (harness.runtime.sandbox).
+Without it, it is a plain process whose memory and /tmp are polled: the
+"reduced fidelity" fallback. Either way it talks to a private RuntimeApiServer
+and the instance enforces the timeout while it waits.
 """
 from __future__ import annotations
 
@@ -25,8 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
-from . import limits
+from . import awsruntime, limits
 from .api_server import Invocation, RuntimeApiServer
+from .sandbox import SETUP_FAILED, Sandbox, Settings
 from .spec import FunctionSpec
 
 log = logging.getLogger(__name__)
@@ -35,15 +39,8 @@ INIT_TIMEOUT_S = 10.0      # AWS's init phase limit for on-demand functions
 HANDOFF_TIMEOUT_S = 10.0   # a ready runtime must pick an invocation up within this
 MAX_SYNC_RESPONSE = 6 * 1024 * 1024 + 100   # 6291556 bytes, AWS's sync response limit
 
-# Variables AWS sets itself; a function's own env cannot override them. TMPDIR is
-# ours: it is the /tmp stand-in, so the function may not point it elsewhere.
-RESERVED_ENV = frozenset({
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TMPDIR", "HOME",
-})
+# The fallback adds TMPDIR and HOME of its own, so a function cannot point them elsewhere.
+RESERVED_ENV = awsruntime.RESERVED_ENV | {"TMPDIR", "HOME"}
 
 
 def utc_stamp() -> str:
@@ -77,7 +74,9 @@ class Instance:
 
     def __init__(self, spec: FunctionSpec, *, root: Path, extra_env: Mapping[str, str], region: str,
                  account: str, poll_interval: float, storage_mode: str,
-                 on_log: Callable[[str], None], python: str = sys.executable) -> None:
+                 on_log: Callable[[str], None], python: str = sys.executable,
+                 isolation: Settings | None = None,
+                 runtime_env: awsruntime.RuntimeEnv | None = None) -> None:
         self.spec = spec
         self.key = spec.instance_key()
         self.id = uuid.uuid4().hex[:12]
@@ -90,6 +89,10 @@ class Instance:
         self.storage_mode = storage_mode
         self._extra_env = dict(extra_env)
         self._python = python
+        self.isolation = isolation
+        self.runtime_env = runtime_env
+        self.sandbox: Sandbox | None = None
+        self.setup_error: str | None = None
         self._on_log = on_log
         self._lock = threading.Lock()        # guards _capture and the line buffer
         self._read_lock = threading.Lock()   # held whenever someone reads the pipe
@@ -114,8 +117,16 @@ class Instance:
     def alive(self) -> bool:
         return not self._closed and self.proc is not None and self.proc.poll() is None
 
+    def sandbox_environment(self, api_address: str) -> dict[str, str]:
+        """Exactly what AWS sets, the function's own variables, and the role's credentials."""
+        spec = self.spec
+        return awsruntime.aws_environment(
+            runtime=spec.runtime or "python3.11", handler=spec.handler, name=spec.name,
+            memory_mb=spec.memory_mb, region=self.region, log_stream=self.log_stream,
+            api_address=api_address, credentials=self._extra_env, function_env=dict(spec.env))
+
     def environment(self, api_address: str) -> dict[str, str]:
-        """The process environment, built from scratch like the Lambda sandbox's."""
+        """The fallback's process environment, built from scratch like the Lambda sandbox's."""
         spec = self.spec
         code = str(Path(spec.code_dir).resolve())
         opt = str(Path(spec.opt_dir).resolve()) if spec.opt_dir else str(self.dir / "opt")
@@ -168,16 +179,23 @@ class Instance:
                 log.warning("tmpfs mount failed for %s; polling /tmp size instead", self.dir)
                 self.storage_mode = "poll"
         self.server = RuntimeApiServer()
-        env = self.environment(self.server.address)
+        env = self.environment(self.server.address) if self.isolation is None else {}
         self._emit(f"INIT_START Runtime Version: {_runtime_version(self.spec.runtime)}\t"
                    f"Runtime Version ARN: arn:aws:lambda:{self.region}::runtime:local")
         self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            [self._python, "-m", "awslambdaric", self.spec.handler],
-            cwd=str(Path(self.spec.code_dir).resolve()), env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
-        )
+        if self.isolation is not None and self.runtime_env is not None:
+            self.sandbox = Sandbox(self.dir, memory_mb=self.spec.memory_mb, settings=self.isolation)
+            self.proc = self.sandbox.spawn(
+                code_dir=self.spec.code_dir, opt_dir=self.spec.opt_dir, tmp_dir=self.tmp,
+                env=self.runtime_env, handler=self.spec.handler,
+                environment=self.sandbox_environment(self.server.address))
+        else:
+            self.proc = subprocess.Popen(
+                [self._python, "-m", "awslambdaric", self.spec.handler],
+                cwd=str(Path(self.spec.code_dir).resolve()), env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )
         fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
         threading.Thread(target=self._reader, name=f"lambda-log-{self.id}", daemon=True).start()
@@ -191,6 +209,8 @@ class Instance:
                 pass
         elif self.proc is not None:
             limits.kill_tree(self.proc.pid)  # orphaned children of an exited runtime
+        if self.sandbox is not None:
+            self.sandbox.kill()
 
     def close(self) -> None:
         """Kill the tree, stop the server, unmount and delete the sandbox dir."""
@@ -207,6 +227,8 @@ class Instance:
                 self.proc.stdout.close()
             except OSError:
                 pass
+        if self.sandbox is not None:
+            self.sandbox.close()
         if self._mounted:
             limits.unmount(self.tmp)
             self._mounted = False
@@ -266,11 +288,17 @@ class Instance:
 
     # -- limits ----------------------------------------------------------------
     def _check_limits(self) -> str | None:
+        tmp = limits.dir_usage_bytes(self.tmp, tmpfs=self._mounted)
+        self.peak_tmp = max(self.peak_tmp, tmp)
+        if self.sandbox is not None:
+            # the kernel enforces the limit; its counters say whether it had to
+            self.peak_mem = max(self.peak_mem, self.sandbox.peak_bytes())
+            if self.sandbox.oom_killed():
+                return "oom"
+            return None
         pid = self.pid
         mem = max(limits.tree_rss_bytes(pid), limits.peak_rss_bytes(pid))
         self.peak_mem = max(self.peak_mem, mem)
-        tmp = limits.dir_usage_bytes(self.tmp, tmpfs=self._mounted)
-        self.peak_tmp = max(self.peak_tmp, tmp)
         if mem > self.spec.memory_mb * limits.MB:
             return "oom"
         if not self._mounted and tmp > self.spec.ephemeral_mb * limits.MB:
@@ -310,6 +338,8 @@ class Instance:
             violation = self._watch(self.server.ready, self.started_at + INIT_TIMEOUT_S)
             if self.server.ready_at is not None:
                 init_ms = (self.server.ready_at - self.started_at) * 1000
+            if self.sandbox is not None:
+                self.sandbox.init_done()
         inv = Invocation(request_id=request_id, payload=payload, function_arn=function_arn,
                          timeout_s=spec.timeout_s, trace_id=trace_id)
         t0 = time.monotonic()
@@ -322,8 +352,8 @@ class Instance:
         if violation is None:
             t0 = inv.handed_out_at
             violation = self._watch(inv.done, inv.handed_out_at + spec.timeout_s)
-        if violation is None and self._check_limits() == "oom":
-            violation = "oom"   # peak RSS shows it went over between two polls
+        if violation in (None, "exit") and self._check_limits() == "oom":
+            violation = "oom"   # the kernel (or the peak RSS) shows it went over between two polls
         t1 = time.monotonic()
         if violation is not None:
             self.kill()
@@ -376,6 +406,12 @@ class Instance:
                 "errorMessage": f"RequestId: {rid} Error: ephemeral storage (/tmp) exceeded the "
                                 f"{spec.ephemeral_mb} MB limit; runtime killed"})
         code = self.proc.returncode if self.proc is not None else None
+        if code == SETUP_FAILED and self.sandbox is not None:
+            with self._lock:
+                why = next((ln for ln in reversed(self._capture) if ln.startswith("sandbox:")), "sandbox: failed")
+            return "error", "Sandbox.SetupFailed", _json({
+                "errorType": "Sandbox.SetupFailed",
+                "errorMessage": f"RequestId: {rid} Error: the local sandbox could not start: {why}"})
         status = (f"signal: {signal.Signals(-code).name[3:].lower()}" if code is not None and code < 0
                   else f"exit status {code}")
         return "error", "Runtime.ExitError", _json({

@@ -16,7 +16,7 @@ from collections import defaultdict, deque
 from pathlib import Path
 from typing import Mapping
 
-from . import limits
+from . import awsruntime, fidelity, limits, sandbox
 from .instance import Attempt, Instance
 from .spec import FunctionSpec, InvocationRecord, InvokeResult, TooManyRequests
 
@@ -32,10 +32,16 @@ class LambdaRuntime:
 
     def __init__(self, work_dir: Path, *, extra_env: Mapping[str, str] = {}, async_retry_delays: tuple[float, float] = (1.0, 2.0),
                  warm: bool = True, region: str = "us-east-1", poll_interval: float = 0.05,
-                 storage: str = "auto", account_id: str = ACCOUNT_ID) -> None:
+                 storage: str = "auto", account_id: str = ACCOUNT_ID, isolation: str = "auto",
+                 cpu_scaling: bool = True, endpoint_url: str | None = None) -> None:
+        """extra_env: the role's credentials (AWS_ACCESS_KEY_ID...), which AWS sets too.
+        endpoint_url: where the function's SDK calls go (a shared config file in the
+        sandbox; AWS_ENDPOINT_URL in the fallback). isolation: auto | kernel | none."""
         self.work_dir = Path(work_dir)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.extra_env = dict(extra_env)
+        self.endpoint_url = endpoint_url
+        self.cpu_scaling = cpu_scaling
         self.async_retry_delays = tuple(async_retry_delays)
         self.warm = warm
         self.region = region
@@ -48,6 +54,20 @@ class LambdaRuntime:
             raise RuntimeError("tmpfs storage requested but mount is not permitted here")
         log.info("lambda runtime: ephemeral storage mode = %s (%s)", self.storage_mode,
                  "sized tmpfs, real ENOSPC" if self.storage_mode == "tmpfs" else "polled dir size, kill on excess")
+        if isolation not in ("auto", "kernel", "none"):
+            raise ValueError(f"isolation must be auto|kernel|none, not {isolation!r}")
+        if isolation == "none":
+            self.capability = sandbox.Capability(False, None, "isolation turned off (isolation='none')")
+        else:
+            self.capability = sandbox.probe(self.work_dir)
+        if isolation == "kernel" and not self.capability.kernel:
+            raise RuntimeError(f"kernel isolation requested but not available: {self.capability.reason}")
+        self.isolation = (sandbox.Settings(self.capability, endpoint_url, cpu_scaling)
+                          if self.capability.kernel else None)
+        if self.isolation is None and isolation == "auto":
+            log.warning("lambda runtime: REDUCED FIDELITY, plain processes with polled limits: %s",
+                        self.capability.reason)
+        self._runtime_envs: dict[str, awsruntime.RuntimeEnv] = {}
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._closed = threading.Event()
@@ -141,6 +161,23 @@ class LambdaRuntime:
         with self._lock:
             return self._running.get(function_name, 0)
 
+    def runtime_env(self, runtime: str) -> awsruntime.RuntimeEnv:
+        """The runtime's own site-packages for a declared runtime (built once, on first use)."""
+        runtime = runtime or "python3.11"
+        with self._lock:
+            env = self._runtime_envs.get(runtime)
+        if env is None:
+            env = awsruntime.ensure_runtime_env(runtime)
+            with self._lock:
+                self._runtime_envs[runtime] = env
+        return env
+
+    def fidelity(self, runtimes: tuple[str, ...] = ()) -> list[dict]:
+        """How this runtime enforces each Lambda behaviour: the report's fidelity table."""
+        envs = [self.runtime_env(r) for r in runtimes] if self.isolation else []
+        return fidelity.rows(self.capability, cpu_scaling=self.cpu_scaling, storage_mode=self.storage_mode,
+                             poll_interval=self.poll_interval, runtime_envs=envs)
+
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
 
@@ -218,10 +255,15 @@ class LambdaRuntime:
                     break
                 stale.append(cand)
             if inst is None:
-                inst = Instance(spec, root=self.work_dir / "instances", extra_env=self.extra_env,
+                extra = dict(self.extra_env)
+                if self.isolation is None and self.endpoint_url:
+                    extra["AWS_ENDPOINT_URL"] = self.endpoint_url
+                inst = Instance(spec, root=self.work_dir / "instances", extra_env=extra,
                                 region=self.region, account=self.account_id,
                                 poll_interval=self.poll_interval, storage_mode=self.storage_mode,
-                                on_log=lambda line, n=spec.name: self._log(n, line))
+                                on_log=lambda line, n=spec.name: self._log(n, line),
+                                isolation=self.isolation,
+                                runtime_env=self.runtime_env(spec.runtime) if self.isolation else None)
                 self._instances.add(inst)
         for s in stale:
             self._discard(s)

@@ -88,7 +88,7 @@ class LocalStack:
 
 def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_delays=(0.5, 1.0),
                 warm: bool = True, package: build.Artifact | None = None,
-                layer: build.Artifact | None = None) -> LocalStack:
+                layer: build.Artifact | None = None, cpu_scaling: bool = True) -> LocalStack:
     from moto.server import ThreadedMotoServer
 
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="rollout-local-"))
@@ -100,8 +100,8 @@ def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_de
     gateway = Gateway(moto_port, policy=spec.policy, region=spec.region, account=spec.account)
     runtime = LambdaRuntime(work_dir / "runtime", warm=warm, region=spec.region,
                             async_retry_delays=tuple(async_retry_delays),
-                            extra_env={"AWS_ENDPOINT_URL": gateway.url,
-                                       "AWS_ACCESS_KEY_ID": FUNCTION_ACCESS_KEY,
+                            endpoint_url=gateway.url, cpu_scaling=cpu_scaling,
+                            extra_env={"AWS_ACCESS_KEY_ID": FUNCTION_ACCESS_KEY,
                                        "AWS_SECRET_ACCESS_KEY": FUNCTION_SECRET,
                                        "AWS_SESSION_TOKEN": "local-session-token"})
     service = LambdaService(moto_port, work_dir / "lambda", runtime, region=spec.region,
@@ -182,7 +182,8 @@ class LocalTarget(Target):
                     endpoint_url=None, backend_url=None)
         probe.configure_sources(config)
         cold = bool(config.getoption("--cold-start")) if config is not None else False
-        stack = start_stack(spec, package=probe.package(), layer=probe.layer(), warm=not cold)
+        cpu = (config.getoption("--cpu-scaling") if config is not None else "on") == "on"
+        stack = start_stack(spec, package=probe.package(), layer=probe.layer(), warm=not cold, cpu_scaling=cpu)
         session = boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS)
         target = cls(name="local", stack=spec, session=session, endpoint_url=stack.endpoint, backend_url=None,
                      run_id=probe.run_id)
@@ -224,6 +225,25 @@ class LocalTarget(Target):
                 create_function(self.local, fn)
         else:
             raise ValueError(f"broken_function how={how!r}: use 'failing' or 'missing'")
+
+    @contextmanager
+    def layer_without_ffmpeg(self):
+        """A published layer version holding everything but bin/ffmpeg; yields its ARN, then deletes it."""
+        import io
+        import zipfile
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("bin/README.txt", "ffmpeg removed for the 'missing from the layer' drill\n")
+        name = f"{self.run_id}-no-ffmpeg"
+        resp = self.lambda_.publish_layer_version(LayerName=name, Content={"ZipFile": buf.getvalue()})
+        try:
+            yield resp["LayerVersionArn"]
+        finally:
+            try:
+                self.lambda_.delete_layer_version(LayerName=name, VersionNumber=resp["Version"])
+            except Exception:  # best effort: the stack is torn down with the run anyway
+                log.warning("could not delete layer %s", name)
 
     @contextmanager
     def function_config(self, key: str, **changes):
@@ -285,6 +305,8 @@ class LocalTarget(Target):
                 "account": self.stack.account, "workspace": self.stack.workspace,
                 "package_sha256": self.local.package.sha256, "layer_sha256": self.local.layer.sha256,
                 "storage_mode": self.local.runtime.storage_mode,
+                "fidelity": self.local.runtime.fidelity(
+                    tuple(sorted({fn.runtime for fn in self.stack.enabled_functions}))),
                 "iam": "the gateway applies the role policy from terraform to every request the function signs",
                 "startup_s": round(getattr(self, "startup_s", 0.0), 2)}
 

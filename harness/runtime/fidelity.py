@@ -1,0 +1,75 @@
+"""The fidelity table: how a run of the local runtime enforced each Lambda behaviour (pure).
+
+Each row says "kernel" (namespace, cgroup or tmpfs), "service" (the local
+Lambda service does it, as AWS's service does), "polling", or "not enforced",
+with how or why. A run where a row that the kernel could enforce was not is
+"reduced fidelity", and the report's verdict line says so.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+KERNEL, SERVICE, POLLING, NONE = "kernel", "service", "polling", "not enforced"
+# Rows the kernel enforces on a capable host; anything less there is reduced fidelity.
+KERNEL_ROWS = ("package and layer paths", "read-only code", "interpreter and dependencies", "memory",
+               "CPU", "/tmp", "process isolation", "environment")
+
+
+def _row(behaviour: str, enforced: str, how: str) -> dict:
+    return {"behaviour": behaviour, "enforced": enforced, "how": how}
+
+
+def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: float,
+         runtime_envs: Iterable = ()) -> list[dict]:
+    kernel = capability.kernel
+    why = capability.reason or "kernel isolation unavailable"
+    envs = list(runtime_envs)
+    out = []
+    if kernel:
+        out.append(_row("package and layer paths", KERNEL,
+                        "mount namespace: package at /var/task, layers merged at /opt (/opt/bin/ffmpeg)"))
+        out.append(_row("read-only code", KERNEL,
+                        "read-only bind mounts; only /tmp is writable; runs as sbx_user1051 (uid 993)"))
+        sdk = "; ".join(f"{e.runtime}: " + ", ".join(f"{k} {v}" for k, v in sorted(e.versions.items())
+                                                    if k in ("boto3", "botocore", "awslambdaric"))
+                        for e in envs) or "runtime environment built on first invoke"
+        out.append(_row("interpreter and dependencies", KERNEL,
+                        "stdlib + package + layers + the runtime's own site-packages (" + sdk + ")"))
+        out += [_row("runtime version", NONE, e.mismatch) for e in envs if e.mismatch]
+        out.append(_row("memory", KERNEL, f"memory cgroup v{capability.cgroup_version} at MemorySize: "
+                        "the kernel OOM-kills; Max Memory Used is the cgroup's peak (tmpfs pages count)"))
+        if cpu_scaling:
+            out.append(_row("CPU", KERNEL, "CFS quota of MemorySize/1769 vCPU after init "
+                            "(init: max(1, that) vCPU)"))
+        else:
+            out.append(_row("CPU", NONE, "--cpu-scaling off: the function gets every host core"))
+        out.append(_row("process isolation", KERNEL,
+                        "PID namespace: the tree dies with the instance"))
+        out.append(_row("environment", KERNEL,
+                        "exactly AWS's variables plus terraform's; SDK endpoint from ~/.aws/config"))
+    else:
+        out.append(_row("package and layer paths", NONE, f"host directories, FFMPEG_PATH injected ({why})"))
+        out.append(_row("read-only code", NONE, f"code directory writable, runs as the harness's user ({why})"))
+        out.append(_row("interpreter and dependencies", NONE,
+                        f"the harness's virtualenv: every harness package is importable ({why})"))
+        out.append(_row("memory", POLLING, f"process-tree RSS polled every {poll_interval * 1000:.0f} ms "
+                        f"plus each process's peak ({why})"))
+        out.append(_row("CPU", NONE, f"every host core ({why})"))
+        out.append(_row("process isolation", POLLING, f"process group killed; no PID namespace ({why})"))
+        out.append(_row("environment", NONE, f"AWS's variables plus AWS_ENDPOINT_URL, TMPDIR, HOME, "
+                        f"FFMPEG_PATH ({why})"))
+    if storage_mode == "tmpfs":
+        out.append(_row("/tmp", KERNEL, "sized tmpfs per instance: a real ENOSPC at EphemeralStorage"))
+    else:
+        out.append(_row("/tmp", POLLING, f"directory size polled every {poll_interval * 1000:.0f} ms"))
+    out.append(_row("timeout", SERVICE, "the service kills the instance's tree at Timeout after handoff"))
+    out.append(_row("concurrency", SERVICE, "reserved concurrency: sync 429, async events queue"))
+    out.append(_row("async retries", SERVICE, "2 retries with the same request id"))
+    out.append(_row("operating system", NONE, "the host's glibc and kernel, not Amazon Linux "
+                    "(1A checks the layer binary's glibc needs instead)"))
+    return out
+
+
+def reduced(table: list[dict]) -> list[str]:
+    """Behaviours the kernel should have enforced but did not; empty means full fidelity."""
+    return [r["behaviour"] for r in table if r["behaviour"] in KERNEL_ROWS and r["enforced"] != KERNEL]
