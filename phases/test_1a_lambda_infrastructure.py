@@ -6,6 +6,10 @@ from harness.stack.checks import check_fmt, check_layer, run_static_checks
 from harness.stack.codescan import scan
 
 HELLO = "video_processor_test"
+# What Lambda returns when a handler cannot even be loaded (the init phase failed).
+INIT_ERRORS = {"Runtime.ImportModuleError", "Runtime.HandlerNotFound", "Runtime.UserCodeSyntaxError",
+               "Runtime.MalformedHandlerName", "Runtime.ExitError", "Runtime.Unknown", "Sandbox.SetupFailed"}
+PROBE_EVENT = {"rollout_harness_probe": "does the handler load?"}
 
 
 def _assert_findings(findings, evidence) -> None:
@@ -48,6 +52,25 @@ def test_invoking_the_test_function_returns_hello(target, evidence) -> None:
     assert result.status_code == 200
     assert result.payload == {"statusCode": 200, "body": "Hello from Lambda"}, result.payload
     evidence.add("works", "invoke returned 200 'Hello from Lambda'")
+
+
+def test_every_function_loads_its_handler_with_only_what_it_ships(target, evidence) -> None:
+    """Each handler imports with its zip, its layers and the runtime's own packages, nothing else.
+
+    The probe event is invalid for every function but hello: a function may reject
+    it (that is its own error), but must not fail to load. A package missing from
+    the zip is Runtime.ImportModuleError here, as it would be on AWS.
+    """
+    broken = []
+    for fn in target.stack.enabled_functions:
+        result = target.invoke(fn.key, PROBE_EVENT)
+        error_type = result.payload.get("errorType") if isinstance(result.payload, dict) else None
+        if result.function_error and error_type in INIT_ERRORS:
+            broken.append(f"{fn.name} ({fn.handler}): {error_type}: {result.payload.get('errorMessage')}")
+        else:
+            evidence.add("works", f"{fn.name}: {fn.handler} loads"
+                         + (f" and rejects a probe event ({error_type})" if result.function_error else ""))
+    assert not broken, "handler does not load: " + "; ".join(broken)
 
 
 def test_every_function_terraform_enables_is_deployed_as_declared(target, evidence) -> None:

@@ -66,6 +66,39 @@ def test_a_planted_defect_turns_the_report_no_go_naming_the_step(tmp_path: Path,
     assert any(test_name in line for line in data["failures"]), (data["failures"], out[-2000:])
 
 
+def _planted_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    src = tmp_path / "lambda_src"
+    shutil.copytree(REPO / "lambda_src", src, ignore=shutil.ignore_patterns("__pycache__"))
+    path = src / file
+    text = path.read_text()
+    assert old in text, f"{file} no longer holds {old!r}; update the test"
+    path.write_text(text.replace(old, new, 1))
+    return src
+
+
+def test_a_processor_importing_a_package_it_does_not_ship_is_no_go_at_1a(tmp_path: Path) -> None:
+    """The harness venv has requests; the function's zip and the Lambda runtime do not."""
+    src = _planted_copy(tmp_path, "video_processor/handlers/processor.py", "from __future__ import annotations\n",
+                        "from __future__ import annotations\n\nimport requests  # noqa: F401\n")
+    code, data, out = run_phases(tmp_path, "--lambda-src", str(src), "--phase", "1A")
+    assert code != 0 and data["verdict"] == "NO-GO", out[-2000:]
+    assert {s["id"]: s["status"] for s in data["steps"]}["1A"] == "failed"
+    line = next(line for line in data["failures"] if "test_every_function_loads_its_handler" in line)
+    assert "Runtime.ImportModuleError" in line and "No module named 'requests'" in line, line
+
+
+def test_a_processor_with_ffmpeg_hard_coded_at_opt_bin_passes_every_step(tmp_path: Path) -> None:
+    """Code written for AWS calls /opt/bin/ffmpeg and reads no FFMPEG_PATH: the sandbox must serve it."""
+    src = _planted_copy(tmp_path, "video_processor/config.py",
+                        '    return environ.get("FFMPEG_PATH", DEFAULT_FFMPEG_PATH) or DEFAULT_FFMPEG_PATH',
+                        '    return "/opt/bin/ffmpeg"')
+    text = (src / "video_processor" / "config.py").read_text()
+    assert "FFMPEG_PATH\"" not in text.split("def read_ffmpeg_path")[1].split("def ")[0]
+    code, data, out = run_phases(tmp_path, "--lambda-src", str(src), "-n", "2")
+    assert code == 0 and data["verdict"] == "GO", (data["headline"], data["failures"], out[-2000:])
+    assert data["fidelity"]["reduced"] == []
+
+
 def test_a_backend_that_dispatches_before_queueing_is_no_go(tmp_path: Path) -> None:
     """The backend writes QUEUED after invoking the processor: 4A's ordering check must catch it."""
     src = tmp_path / "backend_src"

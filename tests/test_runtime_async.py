@@ -12,29 +12,34 @@ from harness.runtime import LambdaRuntime, TooManyRequests
 from harness.runtime.testing import make_spec, write_package
 
 APP = """
-import os, time
+import time, uuid
+
+INSTANCE = uuid.uuid4().hex   # one per execution environment, as a function would tell them apart
+ATTEMPTS = {}
 
 def fail(event, context):
-    with open(event["trace"], "a") as f:
-        f.write(context.aws_request_id + "\\n")
+    print("TRACE", context.aws_request_id)
     raise RuntimeError("always fails")
 
 def ok(event, context):
-    with open(event["trace"], "a") as f:
-        f.write(context.aws_request_id + "\\n")
+    print("TRACE", context.aws_request_id)
     return "fine"
 
 def flaky(event, context):
-    with open(event["trace"], "a") as f:
-        f.write(context.aws_request_id + "\\n")
-    if sum(1 for _ in open(event["trace"])) < 2:
+    print("TRACE", context.aws_request_id)
+    ATTEMPTS[context.aws_request_id] = ATTEMPTS.get(context.aws_request_id, 0) + 1
+    if ATTEMPTS[context.aws_request_id] < 2:
         raise RuntimeError("first attempt fails")
     return "second time lucky"
 
 def slow(event, context):
     time.sleep(event.get("s", 0.5))
-    return os.getpid()
+    return INSTANCE
 """
+
+
+def traces(rt: LambdaRuntime, name: str = "fn") -> list[str]:
+    return [line.split("TRACE ", 1)[1] for line in rt.logs(name) if "TRACE " in line]
 
 
 @pytest.fixture()
@@ -52,12 +57,10 @@ def rt(tmp_path: Path):
 
 
 def test_async_failure_runs_three_times_same_request_id(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
-    trace = tmp_path / "trace.txt"
-    res = rt.invoke(make_spec(code, "app.fail"), json.dumps({"trace": str(trace)}).encode(),
-                    invocation_type="Event")
+    res = rt.invoke(make_spec(code, "app.fail"), b"{}", invocation_type="Event")
     assert res.status_code == 202 and res.payload == b"" and res.function_error is None
     assert rt.wait_idle(20)
-    assert trace.read_text().splitlines() == [res.request_id] * 3
+    assert traces(rt) == [res.request_id] * 3
     recs = rt.records("fn")
     assert [r.attempt for r in recs] == [1, 2, 3]
     assert {r.request_id for r in recs} == {res.request_id}
@@ -66,12 +69,10 @@ def test_async_failure_runs_three_times_same_request_id(tmp_path: Path, rt: Lamb
 
 
 def test_async_success_runs_once_and_retry_can_succeed(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
-    t1, t2 = tmp_path / "t1", tmp_path / "t2"
-    rt.invoke(make_spec(code, "app.ok", name="ok"), json.dumps({"trace": str(t1)}).encode(), invocation_type="Event")
-    rt.invoke(make_spec(code, "app.flaky", name="flaky"), json.dumps({"trace": str(t2)}).encode(),
-              invocation_type="Event")
+    rt.invoke(make_spec(code, "app.ok", name="ok"), b"{}", invocation_type="Event")
+    rt.invoke(make_spec(code, "app.flaky", name="flaky"), b"{}", invocation_type="Event")
     assert rt.wait_idle(20)
-    assert len(t1.read_text().splitlines()) == 1
+    assert len(traces(rt, "ok")) == 1 and len(traces(rt, "flaky")) == 2
     assert [r.outcome for r in rt.records("flaky")] == ["error", "success"]
 
 
@@ -103,10 +104,10 @@ def test_reserved_concurrency_throttles_sync(rt: LambdaRuntime, code: Path) -> N
 def test_reserved_concurrency_zero_throttles_everything(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
     spec = make_spec(code, "app.ok", reserved_concurrency=0)
     with pytest.raises(TooManyRequests):
-        rt.invoke(spec, json.dumps({"trace": str(tmp_path / "t")}).encode())
-    rt.invoke(spec, json.dumps({"trace": str(tmp_path / "t")}).encode(), invocation_type="Event")
+        rt.invoke(spec, b"{}")
+    rt.invoke(spec, b"{}", invocation_type="Event")
     assert rt.wait_idle(5)
-    assert not (tmp_path / "t").exists()
+    assert traces(rt) == []
     assert {r.outcome for r in rt.records("fn")} == {"throttled"}
 
 

@@ -12,13 +12,13 @@ from harness.runtime import LambdaRuntime
 from harness.runtime.testing import make_spec, write_package
 
 APP = """
-import os, sys, time
+import os, sys, time, uuid
 
-INIT_PID = os.getpid()
+INSTANCE = uuid.uuid4().hex   # one per execution environment
 
 def handler(event, context):
     print("hello log line")
-    return {"hello": event.get("name", "world"), "pid": os.getpid(), "request_id": context.aws_request_id,
+    return {"hello": event.get("name", "world"), "instance": INSTANCE, "request_id": context.aws_request_id,
             "function_name": context.function_name, "memory": context.memory_limit_in_mb,
             "remaining": context.get_remaining_time_in_millis()}
 
@@ -116,20 +116,20 @@ def test_warm_reuse_same_pid_and_faster(rt: LambdaRuntime, code: Path) -> None:
     t0 = time.perf_counter()
     b = json.loads(rt.invoke(spec, b"{}").payload)
     warm = time.perf_counter() - t0
-    assert a["pid"] == b["pid"]
+    assert a["instance"] == b["instance"]
     assert warm < cold
     recs = rt.records("fn")
     assert recs[0].init_duration_ms is not None and recs[1].init_duration_ms is None
 
 
 def test_config_change_or_cold_mode_gets_new_instance(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
-    a = json.loads(rt.invoke(make_spec(code), b"{}").payload)["pid"]
-    b = json.loads(rt.invoke(make_spec(code, memory_mb=256), b"{}").payload)["pid"]
-    c = json.loads(rt.invoke(make_spec(code, memory_mb=256, code_sha256="v2"), b"{}").payload)["pid"]
+    a = json.loads(rt.invoke(make_spec(code), b"{}").payload)["instance"]
+    b = json.loads(rt.invoke(make_spec(code, memory_mb=256), b"{}").payload)["instance"]
+    c = json.loads(rt.invoke(make_spec(code, memory_mb=256, code_sha256="v2"), b"{}").payload)["instance"]
     assert len({a, b, c}) == 3
     with LambdaRuntime(tmp_path / "cold", warm=False) as cold_rt:
-        p1 = json.loads(cold_rt.invoke(make_spec(code), b"{}").payload)["pid"]
-        p2 = json.loads(cold_rt.invoke(make_spec(code), b"{}").payload)["pid"]
+        p1 = json.loads(cold_rt.invoke(make_spec(code), b"{}").payload)["instance"]
+        p2 = json.loads(cold_rt.invoke(make_spec(code), b"{}").payload)["instance"]
     assert p1 != p2
 
 
@@ -157,7 +157,10 @@ def test_tail_is_last_4kb(rt: LambdaRuntime, code: Path) -> None:
     assert "line 0399" in raw.decode() and "line 0000" not in raw.decode()
 
 
-def test_environment_matches_lambda(tmp_path: Path, rt: LambdaRuntime, code: Path) -> None:
+def test_fallback_environment_matches_lambda(tmp_path: Path, code: Path) -> None:
+    """Without kernel isolation (reduced fidelity) the environment is still AWS's, plus the fallback's paths."""
+    rt = LambdaRuntime(tmp_path / "plain", isolation="none", extra_env={"AWS_ACCESS_KEY_ID": "testing"})
+    request_close = rt.close
     opt = tmp_path / "opt"
     write_package(opt / "python", {"layer_mod.py": "X = 1\n"})
     (opt / "bin").mkdir()
@@ -177,17 +180,19 @@ def test_environment_matches_lambda(tmp_path: Path, rt: LambdaRuntime, code: Pat
     assert env["FFMPEG_PATH"] == str(opt.resolve() / "bin" / "ffmpeg")
     assert env["MY_VAR"] == "v" and env["AWS_ACCESS_KEY_ID"] == "testing"
     assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
-    assert Path(env["TMPDIR"]).is_dir() and str(tmp_path / "rt") in env["TMPDIR"]
+    assert Path(env["TMPDIR"]).is_dir() and str(tmp_path / "plain") in env["TMPDIR"]
     assert str(opt.resolve() / "python") in env["sys_path"]
     # the function's own FFMPEG_PATH wins
     spec2 = make_spec(code, "app.env", env={"FFMPEG_PATH": "/custom/ffmpeg"}, opt_dir=opt)
     assert json.loads(rt.invoke(spec2, b'{"keys": ["FFMPEG_PATH"]}').payload)["FFMPEG_PATH"] == "/custom/ffmpeg"
+    request_close()
 
 
 def test_close_is_idempotent_and_kills_instances(tmp_path: Path, code: Path) -> None:
     import psutil
     runtime = LambdaRuntime(tmp_path / "rt2")
-    pid = json.loads(runtime.invoke(make_spec(code), b"{}").payload)["pid"]
+    runtime.invoke(make_spec(code), b"{}")
+    pid = runtime.records()[-1].pid    # the instance's process on the host
     assert psutil.pid_exists(pid)
     runtime.close()
     runtime.close()

@@ -133,7 +133,7 @@ def test_runtime_cpu_share_follows_memory(rt, code) -> None:
     """A CPU-bound loop at 512 MB (0.29 vCPU) takes >= 2.5x as long as at 3,538 MB (2 vCPU)."""
     n = {"n": 2_000_000}
     times = {}
-    for memory in (512, 3538, 512, 3538):
+    for memory in (512, 3538) * 4:
         spec = make_spec(code, "app.spin", name=f"spin{memory}", memory_mb=memory, timeout_s=30)
         rt.invoke(spec, b'{"n": 1000}')   # init done: the quota now applies
         times.setdefault(memory, []).append(json.loads(rt.invoke(spec, json.dumps(n).encode()).payload))

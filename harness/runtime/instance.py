@@ -173,6 +173,7 @@ class Instance:
     def _start(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.tmp, 0o1777)   # the sandbox user writes /tmp, as on AWS
         if self.storage_mode == "tmpfs":
             self._mounted = limits.mount_tmpfs(self.tmp, self.spec.ephemeral_mb)
             if not self._mounted:
@@ -290,6 +291,8 @@ class Instance:
     def _check_limits(self) -> str | None:
         tmp = limits.dir_usage_bytes(self.tmp, tmpfs=self._mounted)
         self.peak_tmp = max(self.peak_tmp, tmp)
+        if not self._mounted and tmp > self.spec.ephemeral_mb * limits.MB:
+            return "storage"
         if self.sandbox is not None:
             # the kernel enforces the limit; its counters say whether it had to
             self.peak_mem = max(self.peak_mem, self.sandbox.peak_bytes())
@@ -301,8 +304,6 @@ class Instance:
         self.peak_mem = max(self.peak_mem, mem)
         if mem > self.spec.memory_mb * limits.MB:
             return "oom"
-        if not self._mounted and tmp > self.spec.ephemeral_mb * limits.MB:
-            return "storage"
         return None
 
     def _watch(self, event: threading.Event, deadline: float) -> str | None:
