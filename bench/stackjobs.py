@@ -32,10 +32,10 @@ SEGMENT = 10
 
 
 class BenchStack:
-    def __init__(self, overrides: dict | None = None) -> None:
+    def __init__(self, overrides: dict | None = None, **runtime) -> None:
         spec = load_stack(REPO / "terraform", overrides=overrides or {})
         t0 = time.monotonic()
-        self.stack = start_stack(spec)
+        self.stack = start_stack(spec, **runtime)
         self.startup_s = time.monotonic() - t0
         self.spec = spec
         self.bucket = spec.bucket

@@ -61,9 +61,13 @@ def test_every_function_loads_its_handler_with_only_what_it_ships(target, eviden
     it (that is its own error), but must not fail to load. A package missing from
     the zip is Runtime.ImportModuleError here, as it would be on AWS.
     """
+    import concurrent.futures
+
+    functions = target.stack.enabled_functions
+    with concurrent.futures.ThreadPoolExecutor(len(functions) or 1) as pool:   # cold starts in parallel
+        results = list(pool.map(lambda fn: target.invoke(fn.key, PROBE_EVENT), functions))
     broken = []
-    for fn in target.stack.enabled_functions:
-        result = target.invoke(fn.key, PROBE_EVENT)
+    for fn, result in zip(functions, results):
         error_type = result.payload.get("errorType") if isinstance(result.payload, dict) else None
         if result.function_error and error_type in INIT_ERRORS:
             broken.append(f"{fn.name} ({fn.handler}): {error_type}: {result.payload.get('errorMessage')}")

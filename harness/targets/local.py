@@ -88,7 +88,8 @@ class LocalStack:
 
 def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_delays=(0.5, 1.0),
                 warm: bool = True, package: build.Artifact | None = None,
-                layer: build.Artifact | None = None, cpu_scaling: bool = True) -> LocalStack:
+                layer: build.Artifact | None = None, cpu_scaling: bool = True,
+                isolation: str = "auto") -> LocalStack:
     from moto.server import ThreadedMotoServer
 
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="rollout-local-"))
@@ -100,7 +101,7 @@ def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_de
     gateway = Gateway(moto_port, policy=spec.policy, region=spec.region, account=spec.account)
     runtime = LambdaRuntime(work_dir / "runtime", warm=warm, region=spec.region,
                             async_retry_delays=tuple(async_retry_delays),
-                            endpoint_url=gateway.url, cpu_scaling=cpu_scaling,
+                            endpoint_url=gateway.url, cpu_scaling=cpu_scaling, isolation=isolation,
                             extra_env={"AWS_ACCESS_KEY_ID": FUNCTION_ACCESS_KEY,
                                        "AWS_SECRET_ACCESS_KEY": FUNCTION_SECRET,
                                        "AWS_SESSION_TOKEN": "local-session-token"})
@@ -258,6 +259,8 @@ class LocalTarget(Target):
         original = {k: cfg[k] for k in changes if k in cfg}
         if "Environment" in changes and "Environment" not in original:
             original["Environment"] = {"Variables": {}}
+        if "Layers" in changes:   # the configuration lists layer objects; the update takes ARNs
+            original["Layers"] = [layer["Arn"] for layer in cfg.get("Layers", [])]
         lam.update_function_configuration(FunctionName=name, **changes)
         try:
             yield
