@@ -1,7 +1,8 @@
 """The shared job checker: every job a phase test starts is held to the same invariants.
 
 - a FAILED job has an error_message and no objects under processed/<job_id>/;
-- a COMPLETED job lists exactly the objects that exist, and they cover the source;
+- a COMPLETED job lists exactly the objects that exist, named segment_000.mp4... in order, and
+  they hold every source frame exactly once, cut where the muxer must cut (harness.segment_truth);
 - no job is left PROCESSING past the function timeout.
 Checked against the target's real S3 and DynamoDB, never taken on trust.
 """
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fixtures.videos import check_coverage, verify_segment
+from fixtures.videos import verify_segment
+from harness.segment_truth import Truth, check_fixture
 
 
 @dataclass
@@ -23,6 +25,7 @@ class JobCheck:
     segment_durations: list[float] = field(default_factory=list)
     leaked: int = 0
     stuck: bool = False
+    truth: Truth | None = None
 
     @property
     def ok(self) -> bool:
@@ -52,6 +55,19 @@ def verify_segments(target, keys: list[str], workdir: Path | None = None) -> lis
             out.append((key, verify_segment(path)))
             path.unlink()
     return out
+
+
+def segment_truth_of(target, keys: list[str], fixture, segment_duration: float) -> Truth | None:
+    """Download the segments (in key order) and check them against the fixture; None without a marked fixture."""
+    if fixture is None or not getattr(fixture, "frame_marker", False):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, key in enumerate(keys):
+            path = Path(tmp) / f"{i:03d}.mp4"
+            target.download(key, path)
+            paths.append((key.rsplit("/", 1)[-1], path))
+        return check_fixture(fixture, paths, segment_duration)
 
 
 def check_job(target, job_id: str, *, fixture=None, segment_duration: float = 10, verify_media: bool = True,
@@ -89,16 +105,17 @@ def check_job(target, job_id: str, *, fixture=None, segment_duration: float = 10
             if len(outputs) != want:
                 check.violations.append(f"{len(outputs)} segments, manifest expects {want} for "
                                         f"{fixture.name} at {segment_duration} s")
+        named = [f"processed/{job_id}/segment_{i:03d}.mp4" for i in range(len(listed))]
+        if listed != named:
+            check.violations.append(f"segment keys are not segment_000.mp4... in order: {listed[:4]}")
         if verify_media and outputs:
-            for key, seg in verify_segments(target, outputs):
-                if not seg.decodes:
-                    check.violations.append(f"{key} does not decode: {seg.error}")
-                check.segment_durations.append(seg.duration)
-            if fixture is not None and fixture.duration:
-                gop = fixture.keyframe_interval or 2.0
-                cov = check_coverage(fixture.duration, check.segment_durations, gop)
-                if not cov.ok:
-                    check.violations.append(f"segments do not cover the source: {cov.message}")
+            check.truth = segment_truth_of(target, outputs, fixture, segment_duration)
+            if check.truth is not None and not check.truth.ok:
+                check.violations += check.truth.lines
+            elif check.truth is None:
+                for key, seg in verify_segments(target, outputs):
+                    if not seg.decodes:
+                        check.violations.append(f"{key} does not decode: {seg.error}")
     elif status == "PROCESSING":
         timeout = target.stack.function("video_processor").timeout_s
         age = _age_s(job.get("updated_at"))

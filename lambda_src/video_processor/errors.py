@@ -49,6 +49,12 @@ class SourceNotFound(VideoProcessorError):
     permanent = True
 
 
+class EmptyFile(VideoProcessorError):
+    """The source object exists but holds zero bytes: nothing to cut."""
+
+    permanent = True
+
+
 class InvalidMedia(VideoProcessorError):
     """ffmpeg could not cut the source (non-zero exit or no segments produced)."""
 

@@ -14,7 +14,7 @@ from typing import Any
 from .config import Config
 from .cutter import UploadedSegment, cut_and_upload
 from .deadline import Deadline
-from .errors import OutputVerificationFailed, TimeoutGuard, TransientError, VideoProcessorError
+from .errors import EmptyFile, OutputVerificationFailed, TimeoutGuard, TransientError, VideoProcessorError
 from .events import JobRequest, parse_job_event
 from .jobs import Claim, JobStore
 from .keys import job_output_prefix
@@ -104,6 +104,8 @@ def _process(
     deadline.check("head_source")
     with stage(job_id, "head_source", key=request.key) as info:
         info["size"] = head_source(s3, config.bucket, request.key)
+    if info["size"] == 0:
+        raise EmptyFile(f"source object is empty (0 bytes): s3://{config.bucket}/{request.key}")
 
     def logged(segment: UploadedSegment) -> None:
         log_event(job_id, "segment_uploaded", duration_ms=segment.upload_ms, key=segment.key, size=segment.size,
