@@ -216,8 +216,10 @@ def check(source: MediaFacts, segments: list[MediaFacts], segment_duration: floa
         cursor = max(cursor, end + 1)
         _copy_checks(source, seg, start, end, fps, lines, transcoded)
     if cursor < n:
+        missing = [f"segment_{i:03d}.mp4" for i in range(len(segments), len(expected))]
         lines.append(f"frames {cursor}-{n - 1} ({_span(cursor, n - 1, fps)}, the end of the source) are in no segment"
-                     + (f"; expected {len(expected)} segments, got {len(segments)}" if len(segments) != len(expected) else ""))
+                     + (f"; {'..'.join(missing[::max(1, len(missing) - 1)])} missing ({len(expected)} segments "
+                        f"expected, got {len(segments)})" if missing else ""))
     elif len(segments) != len(expected):
         lines.append(f"{len(segments)} segments, the muxer writes {len(expected)} for {segment_duration:g} s")
     covered = sum(1 for h in held if h == 1)

@@ -47,8 +47,6 @@ def _run(target, fixture, evidence) -> dict:
     assert final["status"] == "COMPLETED", f"{fixture.name}: job {job_id} {final['status']}: {final.get('error_message')}"
     urls = final.get("download_urls") or []
     want = fixture.expected_segments(SEGMENT)
-    assert len(urls) == want == len(final.get("segments") or []), \
-        f"{fixture.name}: {len(urls)} download URLs, manifest expects {want} segments"
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, url in enumerate(urls):
@@ -67,6 +65,8 @@ def _run(target, fixture, evidence) -> dict:
             bad = [f"{name}: {seg.error}" for name, p in paths for seg in [verify_segment(p)] if not seg.decodes]
             assert not bad, f"{fixture.name}: segments do not decode: {bad}"
             covered = f"{want} audio segments decode"
+    assert len(urls) == want == len(final.get("segments") or []), \
+        f"{fixture.name}: {len(urls)} download URLs, manifest expects {want} segments"
     inv = check_job(target, job_id, fixture=fixture, verify_media=False, expect="COMPLETED")
     assert inv.ok, inv.summary()
     evidence.add("works", f"{fixture.name} ({fixture.size / 1e6:.1f} MB): COMPLETED in {elapsed:.1f} s, {covered}")

@@ -66,6 +66,43 @@ def test_a_planted_defect_turns_the_report_no_go_naming_the_step(tmp_path: Path,
     assert any(test_name in line for line in data["failures"]), (data["failures"], out[-2000:])
 
 
+# Processor defects the segment-truth checker must catch in a full validation: (file, old, new,
+# step expected to fail, text expected in that step's failure line).
+CUTTING_DEFECTS = {
+    "trims_4s_off_the_middle_segment": (
+        "video_processor/cutter.py", "        size = upload_file(s3, path, bucket, key)\n",
+        "        if entry.index == 1:\n"
+        "            subprocess.run([ffmpeg_path, '-v', 'error', '-y', '-i', path, '-map', '0', '-c', 'copy',\n"
+        "                            '-t', str(entry.duration - 4), path + '.mp4'], check=True)\n"
+        "            os.replace(path + '.mp4', path)\n"
+        "        size = upload_file(s3, path, bucket, key)\n",
+        "3A", "segment_001.mp4 holds frames 300-479, expected 300-599: 120 frames (4.0 s) missing"),
+    "re_encodes": (
+        "video_processor/ffmpeg_cmd.py", '"-c", "copy",', '"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "copy",',
+        "3A", "segment_000.mp4 was re-encoded"),
+    "caps_at_10_segments": (
+        "video_processor/cutter.py", "        if entry.filename in uploaded:\n            return\n",
+        "        if entry.filename in uploaded or entry.index >= 10:\n            return\n",
+        "4A", "segment_010.mp4..segment_011.mp4 missing"),
+}
+
+
+@pytest.mark.parametrize("defect", sorted(CUTTING_DEFECTS))
+def test_a_processor_that_loses_or_re_encodes_video_is_no_go_naming_the_segment(tmp_path: Path, defect) -> None:
+    file, old, new, step, text = CUTTING_DEFECTS[defect]
+    src = _planted_copy(tmp_path, file, old, new)
+    if defect == "caps_at_10_segments":   # the returned list must not name segments never uploaded
+        cutter = src / file
+        cutter.write_text(cutter.read_text().replace(
+            "        return [uploaded[entry.filename] for entry in entries]",
+            "        return [uploaded[entry.filename] for entry in entries if entry.filename in uploaded]"))
+    code, data, out = run_phases(tmp_path, "--lambda-src", str(src), "-n", "2")
+    assert code != 0 and data["verdict"] == "NO-GO", out[-2000:]
+    steps = {s["id"]: s["status"] for s in data["steps"]}
+    assert steps[step] == "failed", (steps, data["failures"])
+    assert any(text in line for line in data["failures"]), data["failures"]
+
+
 def _planted_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
     src = tmp_path / "lambda_src"
     shutil.copytree(REPO / "lambda_src", src, ignore=shutil.ignore_patterns("__pycache__"))

@@ -92,7 +92,7 @@ def test_the_last_segment_dropped_is_rejected(source, pieces) -> None:
     truth = _check(source, pieces, ["0-5b", "5-10", "10-15b"])
     assert not truth.ok
     assert truth.lines == ["frames 450-599 (150 frames (5.0 s), the end of the source) are in no segment; "
-                           "expected 4 segments, got 3"]
+                           "segment_003.mp4 missing (4 segments expected, got 3)"]
 
 
 def test_one_re_encoded_segment_is_rejected(source, pieces) -> None:
