@@ -37,6 +37,8 @@ MARKERS = {
     "large: needs the 1 GB fixture tier; selected only with --large": None,
     "injects(*signs): the test deliberately causes these early warning signs (lambda_timeout, "
     "memory_limit, s3_permission_denied, dynamodb_throttling); the report counts them apart": None,
+    "contract(*clauses): the CONTRACT.md clauses this phase test checks (E1, F1, ...); every phase "
+    "test cites at least one": None,
 }
 GATE_TIMEOUT_HELP = "seconds a test waits for earlier steps to finish under xdist (default 3600)"
 
@@ -70,7 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--terraform-dir", default=None, metavar="DIR",
                     help="the terraform stack to validate (default terraform/)")
     group.addoption("--lambda-src", default=None, metavar="DIR",
-                    help="the function's source to package (default lambda_src/)")
+                    help="the function's source to package (default lambda_src/); the processor in it is "
+                         "held to CONTRACT.md")
     group.addoption("--backend-src", default=None, metavar="DIR",
                     help="a directory holding the backend package to serve on local (default: this repo's)")
     group.addoption("--ffmpeg-binary", default=None, metavar="PATH",

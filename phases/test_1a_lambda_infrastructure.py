@@ -1,6 +1,8 @@
 """Step 1A: the stack is sound on paper, and the hello-world function deploys and answers."""
 from __future__ import annotations
 
+import pytest
+
 
 from harness.stack.checks import check_fmt, check_layer, run_static_checks
 from harness.stack.codescan import scan
@@ -20,21 +22,25 @@ def _assert_findings(findings, evidence) -> None:
     assert not bad, " | ".join(bad)
 
 
+@pytest.mark.contract("I2", "V3")
 def test_offline_stack_checks_pass(target, evidence) -> None:
     """IAM, reserved env keys, limits, handlers, env vars, key schema, production switch."""
     findings = run_static_checks(target.stack, scan(target.source_dir))
     _assert_findings(findings, evidence)
 
 
+@pytest.mark.contract("I1")
 def test_terraform_fmt_is_clean(target, evidence) -> None:
     _assert_findings(check_fmt(target.stack.tf_dir), evidence)
 
 
+@pytest.mark.contract("I2", "V1")
 def test_layer_fits_every_runtime_that_uses_it(target, evidence) -> None:
     findings = check_layer(target.stack, target.layer(), target.package(), target.ffmpeg_binary)
     _assert_findings(findings, evidence)
 
 
+@pytest.mark.contract("I1")
 def test_test_function_has_the_configuration_terraform_declares(target, evidence) -> None:
     declared = target.stack.function(HELLO)
     cfg = target.lambda_.get_function_configuration(FunctionName=declared.name)
@@ -46,6 +52,7 @@ def test_test_function_has_the_configuration_terraform_declares(target, evidence
     evidence.add("works", f"{declared.name}: {declared.runtime}, {declared.memory_mb} MB, {declared.timeout_s} s as declared")
 
 
+@pytest.mark.contract("T1")
 def test_invoking_the_test_function_returns_hello(target, evidence) -> None:
     result = target.invoke(HELLO, {})
     assert result.function_error is None, f"function error: {result.payload}"
@@ -54,6 +61,7 @@ def test_invoking_the_test_function_returns_hello(target, evidence) -> None:
     evidence.add("works", "invoke returned 200 'Hello from Lambda'")
 
 
+@pytest.mark.contract("V1", "V4")
 def test_every_function_loads_its_handler_with_only_what_it_ships(target, evidence) -> None:
     """Each handler imports with its zip, its layers and the runtime's own packages, nothing else.
 
@@ -77,6 +85,7 @@ def test_every_function_loads_its_handler_with_only_what_it_ships(target, eviden
     assert not broken, "handler does not load: " + "; ".join(broken)
 
 
+@pytest.mark.contract("I1")
 def test_every_function_terraform_enables_is_deployed_as_declared(target, evidence) -> None:
     drift = []
     for fn in target.stack.enabled_functions:
@@ -91,6 +100,7 @@ def test_every_function_terraform_enables_is_deployed_as_declared(target, eviden
     evidence.add("rollback", "every function maps to a terraform address that can be destroyed by -target")
 
 
+@pytest.mark.contract("I1")
 def test_deployed_code_is_this_checkout_and_has_not_drifted(target, evidence) -> None:
     import base64
 
@@ -108,6 +118,7 @@ def test_deployed_code_is_this_checkout_and_has_not_drifted(target, evidence) ->
     assert drift is not True, why
 
 
+@pytest.mark.contract("I2", "B4")
 def test_backend_defaults_are_safe_for_production(target, evidence) -> None:
     """Static: the backend this repo ships keeps test endpoints off and routes to Celery by default."""
     from pathlib import Path

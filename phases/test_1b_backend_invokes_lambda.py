@@ -7,6 +7,7 @@ import requests
 HELLO = "video_processor_test"
 
 
+@pytest.mark.contract("B1", "T1")
 def test_backend_test_endpoint_returns_the_function_response(target, evidence) -> None:
     url = f"{target.backend()}/api/test/lambda"
     resp = requests.post(url, timeout=60)
@@ -18,6 +19,7 @@ def test_backend_test_endpoint_returns_the_function_response(target, evidence) -
     evidence.add("works", "POST /api/test/lambda returned the function's hello payload")
 
 
+@pytest.mark.contract("B4")
 def test_backend_health_names_the_processing_method(target, evidence) -> None:
     resp = requests.get(f"{target.backend()}/api/health", timeout=30)
     assert resp.status_code == 200, resp.text
@@ -26,6 +28,7 @@ def test_backend_health_names_the_processing_method(target, evidence) -> None:
     evidence.add("rollback", f"/api/health reports the active path ({method}); the flag switches it")
 
 
+@pytest.mark.contract("B1")
 @pytest.mark.local_only
 @pytest.mark.parametrize("breakage", ["failing", "missing"])
 def test_broken_test_function_gives_a_clear_non_2xx(target, evidence, breakage) -> None:

@@ -1,12 +1,15 @@
 """Step 2A: the layer's ffmpeg runs inside the function, is the pinned binary, and fits the runtime."""
 from __future__ import annotations
 
+import pytest
+
 from harness.stack import build
 from harness.stack.elf import glibc_needs, runtime_compatibility
 
 CHECK = "ffmpeg_check"
 
 
+@pytest.mark.contract("T2", "V1")
 def test_ffmpeg_runs_inside_the_function(target, evidence) -> None:
     result = target.invoke(CHECK, {})
     assert result.ok, f"ffmpeg check function failed: {result.payload}"
@@ -16,6 +19,7 @@ def test_ffmpeg_runs_inside_the_function(target, evidence) -> None:
     evidence.add("works", f"inside the function: {body['version'][:40]}")
 
 
+@pytest.mark.contract("T2", "I2")
 def test_layer_binary_is_the_pinned_one(target, evidence) -> None:
     body = target.invoke(CHECK, {}).payload
     assert body.get("sha256") == build.PINNED_FFMPEG_SHA256, (
@@ -23,6 +27,7 @@ def test_layer_binary_is_the_pinned_one(target, evidence) -> None:
     evidence.add("works", f"layer ffmpeg sha256 {build.PINNED_FFMPEG_SHA256[:12]}... matches the pin")
 
 
+@pytest.mark.contract("I2")
 def test_layer_is_compatible_with_each_runtime_that_uses_it(target, evidence) -> None:
     needs = glibc_needs(target.ffmpeg_binary)
     problems = []

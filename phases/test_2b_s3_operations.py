@@ -9,6 +9,7 @@ ROUNDTRIP = "s3_roundtrip"
 SMALL = "tier_10mb"
 
 
+@pytest.mark.contract("T3")
 def test_roundtrip_copy_is_byte_identical(target, manifest, evidence) -> None:
     fixture = manifest[SMALL]
     key = target.upload_file(fixture.path)
@@ -24,6 +25,7 @@ def test_roundtrip_copy_is_byte_identical(target, manifest, evidence) -> None:
     evidence.add("works", f"{fixture.name}: {fixture.size} bytes copied to test_output/ byte-identical (sha256)")
 
 
+@pytest.mark.contract("T3")
 def test_missing_key_is_a_clear_error_and_writes_nothing(target, evidence) -> None:
     key = target.upload_key("does-not-exist.mp4")
     before = target.list_keys("test_output/")
@@ -39,6 +41,7 @@ def test_missing_key_is_a_clear_error_and_writes_nothing(target, evidence) -> No
 @pytest.mark.parametrize("action,key", [("get", "private/secret.txt"), ("get", "reports/x.json"),
                                         ("put", "uploads/overwrite.mp4"), ("put", "evil.mp4"),
                                         ("delete", "uploads/{run}/keep.mp4")])
+@pytest.mark.contract("V3")
 def test_function_role_cannot_leave_its_prefixes(target, evidence, action, key) -> None:
     """Proven on local by the gateway applying the role policy parsed from terraform to requests
     signed with the function's own key (not by a policy simulation)."""

@@ -3,6 +3,8 @@ segments that hold every source frame exactly once. The shipped processor runs t
 matrix in 4A, once its status writes (3B) are proven."""
 from __future__ import annotations
 
+import pytest
+
 import tempfile
 from pathlib import Path
 
@@ -12,6 +14,7 @@ SEGMENT = "segment_test"
 DURATION = 10
 
 
+@pytest.mark.contract("T4", "O2")
 def test_standard_video_gives_segments_holding_every_source_frame_once(target, manifest, evidence) -> None:
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()

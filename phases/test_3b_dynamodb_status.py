@@ -17,6 +17,7 @@ def _move(target, job_id: str, status: str, **extra):
     return target.invoke(STATUS, {"job_id": job_id, "status": status, **extra})
 
 
+@pytest.mark.contract("T5", "S1", "J2")
 def test_status_moves_forward_with_increasing_updated_at(target, evidence) -> None:
     job_id = _create_queued(target)
     stamps = [target.get_job(job_id)["updated_at"]]
@@ -33,6 +34,7 @@ def test_status_moves_forward_with_increasing_updated_at(target, evidence) -> No
 
 @pytest.mark.parametrize("start,back", [("PROCESSING", "QUEUED"), ("COMPLETED", "PROCESSING"),
                                         ("COMPLETED", "FAILED"), ("COMPLETED", "QUEUED")])
+@pytest.mark.contract("T5", "S1", "S2")
 def test_backwards_or_overwriting_transition_is_refused(target, evidence, start, back) -> None:
     job_id = _create_queued(target)
     for status in ("PROCESSING", "COMPLETED")[: ("PROCESSING", "COMPLETED").index(start) + 1]:
@@ -46,6 +48,7 @@ def test_backwards_or_overwriting_transition_is_refused(target, evidence, start,
     evidence.add("reliable", f"{start} -> {back} refused by the conditional write; record unchanged")
 
 
+@pytest.mark.contract("T5", "R4")
 @pytest.mark.local_only
 @pytest.mark.injects("dynamodb_throttling")
 def test_throttled_status_write_is_retried_and_succeeds(target, evidence) -> None:

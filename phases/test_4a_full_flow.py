@@ -10,15 +10,11 @@ import requests
 
 from fixtures.videos import DEFAULT_NAMES, verify_segment
 from harness.backend_client import BackendClient
+from harness.contract import reason_class
 from harness.invariants import check_job
 from harness.segment_truth import check_fixture
 
 SEGMENT = 10
-
-
-def reason_class_name(reason_class: str) -> str:
-    """The manifest's reason class as the processor's error class: invalid_media -> InvalidMedia."""
-    return "".join(part.capitalize() for part in reason_class.split("_"))
 
 
 def _run(target, fixture, evidence) -> dict:
@@ -36,7 +32,7 @@ def _run(target, fixture, evidence) -> dict:
     final = api.wait(job_id, timeout=timeout)
     elapsed = time.monotonic() - t0
     if fixture.expected["status"] == "FAILED":
-        want = reason_class_name(fixture.expected["reason_class"])
+        want = reason_class(fixture.expected["reason_class"])
         assert final["status"] == "FAILED", f"{fixture.name}: job {job_id} {final['status']}, expected FAILED ({want})"
         reason = str(final.get("error_message") or "")
         assert reason.startswith(f"{want}:"), f"{fixture.name}: failed as {reason[:120]!r}, the manifest says {want}"
@@ -74,6 +70,7 @@ def _run(target, fixture, evidence) -> dict:
     return {**final, "verified_segments": len(paths)}
 
 
+@pytest.mark.contract("B2", "B3", "J3", "O1", "O2", "O3", "F1", "F3")
 @pytest.mark.parametrize("name", sorted(DEFAULT_NAMES))
 def test_every_fixture_through_the_shipped_processor_ends_as_the_manifest_says(target, manifest, evidence,
                                                                              name) -> None:
@@ -83,6 +80,7 @@ def test_every_fixture_through_the_shipped_processor_ends_as_the_manifest_says(t
     assert final["verified_segments"] == want
 
 
+@pytest.mark.contract("B2", "B3", "O1", "O2", "L1", "L2")
 @pytest.mark.large
 def test_full_flow_on_the_1gb_tier(target, manifest, evidence) -> None:
     final = _run(target, manifest["tier_1gb"], evidence)
@@ -90,6 +88,7 @@ def test_full_flow_on_the_1gb_tier(target, manifest, evidence) -> None:
     assert final["verified_segments"] == manifest["tier_1gb"].expected_segments(SEGMENT)
 
 
+@pytest.mark.contract("B2", "S3")
 @pytest.mark.local_only
 def test_job_is_queued_before_the_processor_is_invoked(target, manifest, evidence) -> None:
     """The backend's QUEUED write is slowed by 2 s at the DynamoDB endpoint: a backend that dispatches

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from harness.backend_client import BackendClient
+from harness.contract import reason_class
 from harness.invariants import check_job
 
 PROCESSOR = "video_processor"
@@ -46,15 +47,17 @@ def _assert_final(target, evidence, scenario: str, job_id: str, expect: str, *, 
     check = check_job(target, job_id, fixture=fixture, expect=expect, verify_media=expect == "COMPLETED")
     job = target.get_job(job_id) or {}
     state = f"{job.get('status')}" + (f" ({str(job.get('error_message'))[:70]})" if job.get("error_message") else "")
-    ok = check.ok and (reason is None or reason.lower() in str(job.get("error_message", "")).lower())
+    message = str(job.get("error_message", ""))
+    ok = check.ok and (reason is None or message.startswith(f"{reason}:"))
     _row(evidence, target, scenario, ok, state, check.leaked, int(check.stuck))
     assert check.ok, check.summary()
-    if reason is not None:
-        assert reason.lower() in str(job.get("error_message", "")).lower(), \
-            f"{scenario}: error_message {job.get('error_message')!r} does not say {reason!r}"
+    if reason is not None:   # CONTRACT.md F1: "<ReasonClass>: <cause>"
+        assert message.startswith(f"{reason}:"), \
+            f"{scenario}: error_message {message[:120]!r} is not reason class {reason} (CONTRACT.md F1)"
     return job
 
 
+@pytest.mark.contract("E3", "E6", "B5")
 def test_invalid_s3_key_is_rejected_before_any_write(target, manifest, evidence) -> None:
     api = BackendClient(target.backend())
     resp = requests.post(f"{api.base}/api/test/lambda-processing", json={"s3_key": "uploads/../secrets/x.mp4"},
@@ -72,6 +75,7 @@ def test_invalid_s3_key_is_rejected_before_any_write(target, manifest, evidence)
     _row(evidence, target, "invalid S3 key / bucket", True, "rejected (422 / InvalidEvent), nothing written")
 
 
+@pytest.mark.contract("F1", "F3")
 def test_missing_source_object_fails_the_job(target, evidence) -> None:
     job_id = target.new_job_id()
     key = target.upload_key("never-uploaded.mp4", job_id)
@@ -81,14 +85,17 @@ def test_missing_source_object_fails_the_job(target, evidence) -> None:
     _assert_final(target, evidence, "missing source object", job_id, "FAILED", reason="SourceNotFound")
 
 
+@pytest.mark.contract("F1", "F3", "O3")
 @pytest.mark.parametrize("name", ["random_bytes_mp4", "truncated_mp4", "zero_byte_mp4", "text_as_mp4"])
 def test_broken_video_fails_cleanly(target, manifest, evidence, name) -> None:
     fixture = manifest[name]
     assert fixture.expected["status"] == "FAILED", fixture.expected
     job_id, _ = _process(target, fixture)
-    _assert_final(target, evidence, f"broken input: {name}", job_id, "FAILED")
+    _assert_final(target, evidence, f"broken input: {name}", job_id, "FAILED",
+                  reason=reason_class(fixture.expected["reason_class"]))
 
 
+@pytest.mark.contract("F1", "F3")
 @pytest.mark.local_only
 @pytest.mark.injects("s3_permission_denied")
 def test_upload_failure_at_second_segment_leaves_no_partial_results(target, manifest, evidence) -> None:
@@ -103,6 +110,7 @@ def test_upload_failure_at_second_segment_leaves_no_partial_results(target, mani
     _assert_final(target, evidence, "upload fails at segment 2", job_id, "FAILED")
 
 
+@pytest.mark.contract("R4")
 @pytest.mark.local_only
 @pytest.mark.injects("dynamodb_throttling")
 def test_dynamodb_throttling_is_retried_and_the_job_completes(target, manifest, evidence) -> None:
@@ -118,6 +126,7 @@ def test_dynamodb_throttling_is_retried_and_the_job_completes(target, manifest, 
     _assert_final(target, evidence, "DynamoDB throttling x3", job_id, "COMPLETED", fixture=fixture)
 
 
+@pytest.mark.contract("L3", "F1")
 @pytest.mark.local_only
 @pytest.mark.injects("lambda_timeout")
 def test_processing_timeout_marks_the_job_failed_before_the_runtime_kills_it(target, manifest, evidence) -> None:
@@ -131,27 +140,30 @@ def test_processing_timeout_marks_the_job_failed_before_the_runtime_kills_it(tar
         target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
         job = target.wait_for_job(job_id, timeout=60)
     assert job["status"] == "FAILED", f"job ended {job['status']} instead of FAILED on timeout"
-    _assert_final(target, evidence, "function timeout shorter than the job", job_id, "FAILED", reason="timed out")
+    _assert_final(target, evidence, "function timeout shorter than the job", job_id, "FAILED", reason="TimeoutGuard")
 
 
+@pytest.mark.contract("F1", "V1")
 @pytest.mark.local_only
 def test_missing_ffmpeg_fails_the_job_with_a_reason(target, manifest, evidence) -> None:
     """The function is pointed at a layer without bin/ffmpeg: /opt/bin/ffmpeg is simply not there."""
     fixture = manifest["short_3s"]
     with target.layer_without_ffmpeg() as arn, target.function_config(PROCESSOR, Layers=[arn]):
         job_id, _ = _process(target, fixture)
-    _assert_final(target, evidence, "ffmpeg missing from the layer", job_id, "FAILED", reason="ffmpeg")
+    _assert_final(target, evidence, "ffmpeg missing from the layer", job_id, "FAILED", reason="FfmpegUnavailable")
 
 
+@pytest.mark.contract("F1", "F3")
 @pytest.mark.local_only
 def test_tmp_exhausted_fails_the_job_cleanly(target, manifest, evidence) -> None:
     """/tmp is made too small for one segment (16 MB; a local-only setting below AWS's 512 MB minimum)."""
     fixture = manifest["tier_100mb"]
     with target.function_config(PROCESSOR, EphemeralStorage={"Size": 16}):
         job_id, _ = _process(target, fixture, segment_duration=60)
-    _assert_final(target, evidence, "/tmp exhausted", job_id, "FAILED", reason="space")
+    _assert_final(target, evidence, "/tmp exhausted", job_id, "FAILED", reason="StorageExhausted")
 
 
+@pytest.mark.contract("R1", "O1")
 def test_duplicate_async_delivery_gives_one_output_set(target, manifest, evidence) -> None:
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()
@@ -167,6 +179,7 @@ def test_duplicate_async_delivery_gives_one_output_set(target, manifest, evidenc
     assert job["updated_at"] == first["updated_at"], "the duplicate delivery rewrote the COMPLETED record"
 
 
+@pytest.mark.contract("R2")
 @pytest.mark.local_only
 def test_duplicate_of_a_completed_job_writes_nothing(target, manifest, evidence) -> None:
     fixture = manifest["standard_720p"]
@@ -174,24 +187,26 @@ def test_duplicate_of_a_completed_job_writes_nothing(target, manifest, evidence)
     assert job["status"] == "COMPLETED", job
     before = {k: target.s3.head_object(Bucket=target.bucket, Key=k)["LastModified"] for k in target.outputs_of(job_id)}
     again = target.invoke(PROCESSOR, _event(target, job_id, job["s3_key"]))
-    assert again.ok and again.payload.get("status") == "SKIPPED", again.payload
+    assert again.ok, f"redelivery of a COMPLETED job failed the invocation: {again.payload}"   # R2
     after = {k: target.s3.head_object(Bucket=target.bucket, Key=k)["LastModified"] for k in target.outputs_of(job_id)}
     assert after == before, "re-delivering a COMPLETED job rewrote its outputs"
     assert target.get_job(job_id) == job, "re-delivering a COMPLETED job changed its record"
-    _row(evidence, target, "redelivery of a COMPLETED job", True, "SKIPPED, no new writes")
+    _row(evidence, target, "redelivery of a COMPLETED job", True, "unchanged, no new writes")
 
 
+@pytest.mark.contract("R3", "S3")
 @pytest.mark.local_only
 @pytest.mark.injects("lambda_timeout")
 def test_lambda_retry_after_a_transient_error_completes_once(target, manifest, evidence) -> None:
-    """The first attempt's claim stalls on a slow DynamoDB read until the function times out (4 s);
-    Lambda's async retry, with the same request id, then completes the job exactly once."""
+    """The function's first DynamoDB request for the job, whatever call it is (a read, or a
+    conditional claim), stalls until the function times out (4 s); Lambda's async retry, with the
+    same request id, then completes the job exactly once."""
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()
     key = target.upload_file(fixture.path, job_id=job_id)
     target.create_queued_job(job_id, key)
     with target.function_config(PROCESSOR, Timeout=4), \
-            target.fault(service="dynamodb", operation="GetItem", match=job_id, delay_s=8.0, times=1) as rule:
+            target.fault(service="dynamodb", match=job_id, delay_s=8.0, times=1) as rule:
         target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
         target.wait_for_job(job_id, timeout=120)
         target.runtime.wait_idle(30)
@@ -204,6 +219,7 @@ def test_lambda_retry_after_a_transient_error_completes_once(target, manifest, e
     _assert_final(target, evidence, "Lambda retry after a transient error", job_id, "COMPLETED", fixture=fixture)
 
 
+@pytest.mark.contract("L1", "O2")
 @pytest.mark.local_only
 def test_local_storage_stays_bounded_whatever_the_source_size(target, manifest, evidence) -> None:
     """100 MB through a 64 MB /tmp (a local-only size below AWS's minimum): a processor that

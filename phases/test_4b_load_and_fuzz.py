@@ -2,6 +2,8 @@
 and the backend. Results join the report's reliability table."""
 from __future__ import annotations
 
+import pytest
+
 import concurrent.futures
 import statistics
 import time
@@ -35,6 +37,7 @@ def _max_overlap(records) -> int:
     return best
 
 
+@pytest.mark.contract("L4", "R4")
 def test_burst_of_jobs_all_complete_under_reserved_concurrency(target, manifest, evidence) -> None:
     fixture = manifest["short_3s"]
     api = BackendClient(target.backend())
@@ -108,6 +111,7 @@ def _invalid_events(bucket: str):
     return mutations
 
 
+@pytest.mark.contract("E1", "E2", "E3", "E4", "E6")
 def test_fuzzed_processor_events_are_rejected_with_the_field_named_and_no_writes(target, evidence) -> None:
     seen: list[str] = []
 
@@ -140,6 +144,7 @@ def _safe_get(target, job_id: str):
     return target.get_job(job_id)
 
 
+@pytest.mark.contract("B5")
 def test_fuzzed_backend_bodies_never_give_a_5xx_and_name_the_field(target, evidence) -> None:
     api = BackendClient(target.backend())
     bodies = st.one_of(

@@ -23,6 +23,7 @@ def _finish(target, api, job_id: str, fixture) -> dict:
     return final
 
 
+@pytest.mark.contract("B4")
 @pytest.mark.parametrize("use_lambda,method", [(True, "lambda"), (False, "celery")])
 def test_flag_routes_jobs_to_the_chosen_path(target, manifest, evidence, use_lambda, method) -> None:
     fixture = manifest[FIXTURE]
@@ -43,6 +44,7 @@ def test_flag_routes_jobs_to_the_chosen_path(target, manifest, evidence, use_lam
                           f"(processing_method and {len(ran)} invocation records agree)")
 
 
+@pytest.mark.contract("B4")
 def test_rollback_drill_flipping_the_flag_mid_flight_loses_no_job(target, manifest, evidence) -> None:
     fixture = manifest["standard_720p"]
     api = BackendClient(target.backend())
@@ -62,6 +64,7 @@ def test_rollback_drill_flipping_the_flag_mid_flight_loses_no_job(target, manife
                              "the 3 new ones on Celery")
 
 
+@pytest.mark.contract("B4")
 @pytest.mark.local_only
 def test_broken_lambda_falls_back_to_celery(target, manifest, evidence) -> None:
     fixture = manifest[FIXTURE]

@@ -1,6 +1,8 @@
 """Step 5B: the same fixtures through both paths, timed side by side, with an estimated Lambda cost."""
 from __future__ import annotations
 
+import pytest
+
 import math
 import statistics
 import time
@@ -36,6 +38,7 @@ def _billed_gb_s(target, final: dict, memory_mb: int) -> float:
     return seconds * memory_mb / 1024
 
 
+@pytest.mark.contract("B4", "O2")
 def test_lambda_is_no_worse_than_celery_on_the_same_inputs(target, manifest, evidence, request) -> None:
     """The rule is judged on the workload (all fixtures, summed per round), so a fixed dispatch cost of
     a few tens of milliseconds on a sub-second job does not flip the verdict; per-fixture ratios are

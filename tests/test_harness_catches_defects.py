@@ -19,7 +19,8 @@ DEFECTS = {
     "drops_last_segment": (
         "video_processor/cutter.py", "        for entry in entries:\n            deadline.check(\"uploading\")",
         "        entries = entries[:-1]\n        for entry in entries:\n            deadline.check(\"uploading\")",
-        ["--phase", "3A", "--no-gate", "-k", "standard_video"], "3A", "test_standard_video_gives_playable_segments"),
+        ["--phase", "3A", "--no-gate", "-k", "standard_video"], "3A",
+        "test_standard_video_gives_segments_holding_every_source_frame_once"),
     "leaves_partial_outputs": (
         "video_processor/processing.py",
         "info[\"deleted\"] = delete_prefix(s3, config.bucket, job_output_prefix(job_id))",
@@ -28,7 +29,7 @@ DEFECTS = {
     "never_writes_completed": (
         "video_processor/processing.py", "store.complete(job_id", "(lambda *a, **k: None)(job_id",
         ["--phase", "4A", "--no-gate", "-k", "tier_10mb", "--tf-var", "processor_timeout_s=15"], "4A",
-        "test_full_flow_completes_and_every_segment_verifies"),
+        "test_every_fixture_through_the_shipped_processor_ends_as_the_manifest_says"),
     "no_conditional_write": (
         "video_processor/jobs.py", '            "ConditionExpression": condition,\n', "",
         ["--phase", "3B", "--no-gate", "-k", "backwards"], "3B", "test_backwards_or_overwriting_transition"),

@@ -193,10 +193,10 @@ def test_timeout_guard_kills_ffmpeg_and_marks_failed(world: dict[str, Any]) -> N
     clock = iter([600_000, 600_000, 600_000] + [1_000] * 10_000)  # start, head check, ... then nearly out
     result = run(world, job_event(world["config"], job_id, segment_duration=4), remaining_ms=lambda: next(clock))
     assert result["status"] == "FAILED"
-    assert result["error_message"].startswith("timed out")
+    assert result["error_message"].startswith("TimeoutGuard: timed out")
     assert ls.all_keys(world["s3"], world["config"].bucket, "processed/") == []
     record = ls.get_record(world["dynamodb"], world["config"].table, job_id)
-    assert record["status"] == "FAILED" and record["error_message"].startswith("timed out")
+    assert record["status"] == "FAILED" and record["error_message"].startswith("TimeoutGuard: timed out")
 
 
 def test_missing_ffmpeg_marks_failed(world: dict[str, Any]) -> None:

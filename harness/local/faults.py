@@ -57,6 +57,15 @@ def error_response(req: AwsRequest, code: str) -> tuple[int, dict[str, str], byt
         body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
                            "message": f"injected fault: {code}"}).encode()
         return status, {"Content-Type": "application/x-amz-json-1.0"}, body
+    if req.service == "lambda":
+        return (403 if code == "AccessDenied" else 500, {"Content-Type": "application/json",
+                                                          "x-amzn-ErrorType": f"{code}Exception"},
+                json.dumps({"Type": "User", "Message": f"injected fault or denied: {code}"}).encode())
+    if req.service != "s3":
+        status = 403 if code == "AccessDenied" else 500
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                f"<Message>{code}: {req.service}:{req.operation}</Message></Error></ErrorResponse>").encode()
+        return status, {"Content-Type": "text/xml"}, body
     status = _S3_ERRORS.get(code, 500)
     body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
             f"<Message>injected fault: {code}</Message><Key>{req.key or ''}</Key></Error>").encode()

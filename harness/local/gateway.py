@@ -34,6 +34,7 @@ class Gateway:
         self.account = account
         self.denied: list[str] = []
         self.requests = 0
+        self.sigv2: list[str] = []          # requests the function signed with SigV2 (a notice)
         gateway = self
 
         class Handler(_Handler):
@@ -106,17 +107,20 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items()}
         req = awsreq.parse(self.command, split.path, split.query, headers, body)
         try:
+            if req.access_key == iam.FUNCTION_ACCESS_KEY:
+                if req.sigv2:
+                    gw.sigv2.append(f"{req.operation} s3://{req.bucket}/{req.key or ''} ({req.signature})")
+                if gw.policy is not None:
+                    denied = self._denied(req, body)
+                    if denied:
+                        gw.denied.append(denied)
+                        self._send(*error_response(req, "AccessDenied"))
+                        return
             if req.service == "lambda" and gw.lambda_service is not None:
                 status, out_headers, out_body = gw.lambda_service.handle(self.command, split.path, split.query,
                                                                          headers, body)
                 self._send(status, out_headers, out_body)
                 return
-            if req.access_key == iam.FUNCTION_ACCESS_KEY and gw.policy is not None:
-                denied = self._denied(req, body)
-                if denied:
-                    gw.denied.append(denied)
-                    self._send(*error_response(req, "AccessDenied"))
-                    return
             delay, error = gw.faults.decide(req, body)
             sleep(delay)
             if error:
@@ -137,9 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
             keys = re.findall(rb"<Key>(.*?)</Key>", body)
             targets = [("s3:DeleteObject", f"arn:aws:s3:::{req.bucket}/{k.decode()}") for k in keys]
         else:
-            ar = iam.action_and_resource(req, gw.region, gw.account)
-            if ar:
-                targets = [ar]
+            targets = iam.actions_and_resources(req, gw.region, gw.account)
         for action, resource in targets:
             if not iam.allowed(gw.policy, action, resource):
                 return f"AccessDenied: function role may not {action} on {resource}"

@@ -164,11 +164,8 @@ def _fail(
 
 
 def failure_reason(exc: BaseException) -> str:
-    """One line for the job record; timeouts start with 'timed out'."""
-    text = one_line(exc)
-    if not isinstance(exc, TimeoutGuard):
-        text = f"{type(exc).__name__}: {text}"
-    return text[:MAX_REASON_CHARS]
+    """One line for the job record: "<ReasonClass>: <cause>" (CONTRACT.md F1)."""
+    return f"{type(exc).__name__}: {one_line(exc)}"[:MAX_REASON_CHARS]
 
 
 def one_line(exc: BaseException) -> str:
