@@ -72,12 +72,16 @@ def _early_warning_signs(request: pytest.FixtureRequest):
     from harness.warnings_scan import count_signs
 
     tgt = request.getfixturevalue("target")
+    sigv2_before = len(tgt.sigv2_requests() or [])
     try:
         before = len(tgt.function_logs())
     except Exception:  # log access is best effort; the report says when logs were not scanned
         yield
         return
     yield
+    sigv2 = (tgt.sigv2_requests() or [])[sigv2_before:]
+    if sigv2:
+        request.node.user_properties.append(("notices", {"sigv2": len(sigv2), "example": sigv2[0]}))
     try:
         lines = tgt.function_logs()[before:]
     except Exception:

@@ -20,6 +20,13 @@ from harness.redact import redact, redact_mapping
 from harness.steps import rollout_label
 
 QUESTION_KEYS = ("works", "reliable", "better", "rollback")
+# Why SigV2 is worth a notice but not a NO-GO on its own: "Amazon S3 supports only AWS Signature
+# Version 4 in regions created after January 30, 2014", and AWS has turned SigV2 off (deprecated)
+# for S3. https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingAWSSDK.html#UsingAWSSDK-sig2-deprecation
+SIGV2_NOTICE = ("Signature Version 2 is deprecated in S3 and refused in every region opened since 30 January 2014 "
+                "(docs.aws.amazon.com/AmazonS3/latest/userguide/UsingAWSSDK.html#UsingAWSSDK-sig2-deprecation). "
+                "It works in this stack's region, so it does not fail a step; sign with SigV4 (boto3: "
+                "Config(signature_version=\"s3v4\")) before moving to another region.")
 
 
 @dataclass
@@ -38,6 +45,7 @@ class StepFacts:
     metrics: dict[str, object]
     warnings: dict[str, int]
     injected: dict[str, int] = field(default_factory=dict)
+    notices: dict = field(default_factory=dict)       # {"sigv2": count, "example": "..."}
 
 
 @dataclass
@@ -68,6 +76,7 @@ class RunFacts:
             metrics: dict[str, object] = {}
             warnings: dict[str, int] = {}
             injected: dict[str, int] = {}
+            notices: dict = {}
             for nodeid in state.tests:
                 for name, value in results.get(nodeid, {}).get("properties", []):
                     if name == "evidence" and isinstance(value, dict):
@@ -77,6 +86,9 @@ class RunFacts:
                     elif name == "table" and isinstance(value, dict):
                         table = tables.setdefault(value["title"], {"headers": value["headers"], "rows": []})
                         table["rows"].extend(value["rows"])
+                    elif name == "notices" and isinstance(value, dict):
+                        notices["sigv2"] = notices.get("sigv2", 0) + int(value.get("sigv2", 0))
+                        notices.setdefault("example", value.get("example"))
                     elif name in ("warnings", "injected_warnings") and isinstance(value, dict):
                         bucket = warnings if name == "warnings" else injected
                         for sign, count in value.items():
@@ -88,7 +100,7 @@ class RunFacts:
                 duration=state.duration,
                 failures=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "failed"],
                 missing=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "skipped"],
-                evidence=evidence, metrics=metrics, warnings=warnings, injected=injected))
+                evidence=evidence, metrics=metrics, warnings=warnings, injected=injected, notices=notices))
         code = dict(git_identity(Path(config.rootpath)))
         if target.get("package_sha256"):
             code["package_sha256"] = target["package_sha256"]
@@ -251,6 +263,16 @@ def build_report(facts: RunFacts) -> Report:
     else:
         md.append("None seen.")
     md.append("")
+    notice_lines = [f"step {s.id}: {s.notices['sigv2']} request(s) the function signed with SigV2, e.g. "
+                    f"{s.notices.get('example')}" for s in facts.steps if s.notices.get("sigv2")]
+    md.append("### Notices")
+    if notice_lines:
+        md.append(SIGV2_NOTICE)
+        md.append("")
+        md.extend(f"- NOTICE: {line}" for line in notice_lines)
+    else:
+        md.append("None.")
+    md.append("")
     for extra_title, table in facts.extra.get("tables", {}).items():
         md.append(f"## {extra_title}")
         md.append(tabulate(table["rows"], headers=table["headers"], tablefmt="github"))
@@ -293,7 +315,7 @@ def build_report(facts: RunFacts) -> Report:
                    "summary": s.summary, "failures": [{"test": n, "message": m} for n, m in s.failures],
                    "missing_evidence": [{"test": n, "reason": m} for n, m in s.missing],
                    "answers": _answers(s), "evidence": s.evidence, "metrics": s.metrics, "warnings": s.warnings,
-                   "injected_warnings": s.injected}
+                   "injected_warnings": s.injected, "notices": s.notices}
                   for s in facts.steps],
         "failures": failure_lines,
         "collection_errors": [{"node": n, "message": m} for n, m in facts.collection_errors],

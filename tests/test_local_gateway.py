@@ -131,3 +131,81 @@ def test_large_objects_stream_through_intact(gateway) -> None:
     assert client(gateway, "s3").get_object(Bucket=BUCKET, Key="uploads/big.bin")["Body"].read() == blob
     part = client(gateway, "s3").get_object(Bucket=BUCKET, Key="uploads/big.bin", Range="bytes=100-199")
     assert part["Body"].read() == blob[100:200]
+
+
+# -- every signature is seen (SigV4 header, SigV4 query, SigV2 query, SigV2 header) ------------
+
+def _presigned(gw: Gateway, key: str, version: str | None) -> str:
+    cfg = Config(signature_version=version) if version else Config()
+    s3 = boto3.client("s3", endpoint_url=gw.url, region_name="us-east-1", aws_access_key_id=FUNCTION_ACCESS_KEY,
+                      aws_secret_access_key="x", config=cfg)
+    return s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=60)
+
+
+def test_boto3_presigns_s3_with_sigv2_by_default() -> None:
+    """Why the gateway must read SigV2: it is what a default-configured S3 client presigns."""
+    s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+                      aws_access_key_id=FUNCTION_ACCESS_KEY, aws_secret_access_key="x")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "uploads/a.mp4"}, ExpiresIn=60)
+    assert "AWSAccessKeyId=" in url and "Signature=" in url and "X-Amz-Credential" not in url
+
+
+@pytest.mark.parametrize("version", [None, "s3v4"], ids=["sigv2-query", "sigv4-query"])
+def test_a_presigned_get_outside_the_role_prefixes_is_denied(gateway, version) -> None:
+    import requests
+
+    assert requests.get(_presigned(gateway, "uploads/a.mp4", version), timeout=10).content == b"video"
+    denied = requests.get(_presigned(gateway, "private/secret.txt", version), timeout=10)
+    assert denied.status_code == 403 and b"AccessDenied" in denied.content
+
+
+def test_a_sigv2_presigned_get_is_delayed_by_a_matching_fault_rule(gateway) -> None:
+    import time
+
+    import requests
+
+    rule = gateway.faults.add(FaultRule(service="s3", operation="GetObject", match="uploads/a.mp4", delay_s=1.0))
+    try:
+        t0 = time.monotonic()
+        assert requests.get(_presigned(gateway, "uploads/a.mp4", None), timeout=10).content == b"video"
+        elapsed = time.monotonic() - t0
+    finally:
+        gateway.faults.remove(rule)
+    assert rule.hits == 1 and elapsed >= 1.0, (rule.hits, elapsed)
+
+
+def test_sigv2_use_by_the_function_is_recorded_for_the_report(gateway) -> None:
+    import requests
+
+    before = len(gateway.sigv2)
+    requests.get(_presigned(gateway, "uploads/a.mp4", None), timeout=10)
+    requests.get(_presigned(gateway, "uploads/a.mp4", "s3v4"), timeout=10)
+    assert gateway.sigv2[before:] == [f"GetObject s3://{BUCKET}/uploads/a.mp4 (v2-query)"]
+
+
+def test_copy_object_needs_read_on_its_source(gateway) -> None:
+    s3 = client(gateway, "s3")
+    s3.copy_object(Bucket=BUCKET, Key="processed/j/copy.mp4", CopySource={"Bucket": BUCKET, "Key": "uploads/a.mp4"})
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=BUCKET, Key="processed/j/leak.txt",
+                       CopySource={"Bucket": BUCKET, "Key": "private/secret.txt"})
+    assert code(exc) == "AccessDenied"
+    assert "s3:GetObject on arn:aws:s3:::videos/private/secret.txt" in gateway.denied[-1]
+
+
+@pytest.mark.parametrize("service,call", [
+    ("sqs", lambda c: c.list_queues()),
+    ("lambda", lambda c: c.invoke(FunctionName="anything", Payload=b"{}")),
+    ("dynamodb", lambda c: c.delete_table(TableName="jobs")),
+])
+def test_services_and_actions_the_role_does_not_grant_are_denied(gateway, service, call) -> None:
+    with pytest.raises(ClientError) as exc:
+        call(client(gateway, service))
+    assert "AccessDenied" in code(exc) or exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_get_caller_identity_needs_no_permission(gateway) -> None:
+    """AWS documents that sts:GetCallerIdentity needs no permission; the gateway must not deny it."""
+    identity = client(gateway, "sts").get_caller_identity()
+    assert identity["Account"]
+    assert not any("sts:GetCallerIdentity" in d for d in gateway.denied)

@@ -98,3 +98,26 @@ def test_gate_blocks_after_a_failure_and_names_it() -> None:
     gate.record("phases/test_1b_x.py::b", "1B", "teardown", "passed")
     assert gate.blocker("2A") == "blocked by step 1B: NO-GO (1 failed: phases/test_1b_x.py::b)"
     assert gate.steps["2A"].status == "not_run"
+
+
+def test_sigv2_use_is_a_notice_beside_the_warning_signs_not_a_no_go() -> None:
+    noted = step("2B", notices={"sigv2": 3, "example": "GetObject s3://videos/uploads/a.mp4 (v2-query)"})
+    report = build_report(facts([step("1A"), step("1B"), step("2A"), noted]))
+    assert report.verdict == "GO"
+    md = report.markdown
+    assert md.index("## Early warning signs") < md.index("### Notices")
+    assert ("- NOTICE: step 2B: 3 request(s) the function signed with SigV2, e.g. "
+            "GetObject s3://videos/uploads/a.mp4 (v2-query)") in md
+    assert "January 2014" in md
+    assert report.data["steps"][3]["notices"] == {"sigv2": 3, "example": "GetObject s3://videos/uploads/a.mp4 (v2-query)"}
+
+
+def test_the_fidelity_table_and_reduced_fidelity_reach_the_verdict_line() -> None:
+    rows = [{"behaviour": "memory", "enforced": "polling", "how": "polled"},
+            {"behaviour": "timeout", "enforced": "service", "how": "timer"}]
+    report = build_report(facts([step("1A")], target={"name": "local", "fidelity": rows}))
+    assert report.headline.endswith("(reduced fidelity: memory not enforced by the kernel)")
+    assert "| memory      | polling    | polled |" in report.markdown
+    assert report.data["fidelity"] == {"rows": rows, "reduced": ["memory"]}
+    full = build_report(facts([step("1A")], target={"name": "local", "fidelity": rows[1:]}))
+    assert "reduced fidelity" not in full.headline

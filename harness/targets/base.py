@@ -103,6 +103,10 @@ class Target:
         """Structured invocation records (concurrency, throttles) where the target has them, else None."""
         return None
 
+    def sigv2_requests(self) -> list[str] | None:
+        """Requests the function signed with SigV2 so far, where the target can see signatures, else None."""
+        return None
+
     def terraform_drift(self, address: str) -> tuple[bool | None, str]:
         """(drift?, why) for one resource; None when drift cannot be judged here, with the reason."""
         return None, "terraform plan not applicable: this target is provisioned from the parsed terraform itself"

@@ -314,6 +314,9 @@ class LocalTarget(Target):
                 "startup_s": round(getattr(self, "startup_s", 0.0), 2)}
 
 
+    def sigv2_requests(self) -> list[str] | None:
+        return list(self.local.gateway.sigv2)
+
     def function_logs(self, name: str | None = None) -> list[str]:
         return self.local.runtime.logs(name)
 
