@@ -156,8 +156,8 @@ def cut(job_id: str, key: str, duration: float, context) -> list[str]:
             while True:
                 running = proc.poll() is None
                 closed = _closed(listing)[len(done):]
-                if running and len(closed) >= 2:
-                    proc.send_signal(signal.SIGSTOP)                    # L1: do not run ahead of uploads
+                if running and closed:
+                    proc.send_signal(signal.SIGSTOP)                    # L1: never write while uploading
                 for name in closed:
                     _guard(context)
                     done.append(_upload(job_id, work, name))
