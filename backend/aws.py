@@ -18,12 +18,13 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-JOB_STATUSES = ("QUEUED", "PROCESSING", "COMPLETED", "FAILED")
+from video_processor.core import ALL_STATUSES as JOB_STATUSES
+from video_processor.core import HASH_KEY, QUEUED, format_ts
 
 
 def utc_now_iso() -> str:
-    """ISO-8601 UTC with microseconds and a Z, the format every job writer uses."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The job record's timestamp format, from the processing core (one definition)."""
+    return format_ts(datetime.now(timezone.utc))
 
 
 class AwsCallError(Exception):
@@ -248,8 +249,8 @@ class JobStore:
         """Write the QUEUED record; conditional so a reused job id is a conflict, not an overwrite."""
         now = utc_now_iso()
         item = {
-            "video_id": job_id,
-            "status": "QUEUED",
+            HASH_KEY: job_id,
+            "status": QUEUED,
             "created_at": now,
             "updated_at": now,
             "s3_key": s3_key,
@@ -261,7 +262,7 @@ class JobStore:
                 "PutItem",
                 TableName=self._table,
                 Item={k: _ser.serialize(_to_ddb(v)) for k, v in item.items()},
-                ConditionExpression="attribute_not_exists(video_id)",
+                ConditionExpression=f"attribute_not_exists({HASH_KEY})",
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -274,7 +275,7 @@ class JobStore:
             self._client,
             "GetItem",
             TableName=self._table,
-            Key={"video_id": {"S": job_id}},
+            Key={HASH_KEY: {"S": job_id}},
             ConsistentRead=True,
         )
         item = resp.get("Item")
@@ -290,7 +291,7 @@ class JobStore:
         values = {f":v{i}": _ser.serialize(_to_ddb(v)) for i, v in enumerate(fields.values())}
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "Key": {"video_id": {"S": job_id}},
+            "Key": {HASH_KEY: {"S": job_id}},
             "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
@@ -298,7 +299,7 @@ class JobStore:
         if only_if_status is not None:
             names["#st"] = "status"
             values[":expected"] = {"S": only_if_status}
-            kwargs["ConditionExpression"] = "attribute_exists(video_id) AND #st = :expected"
+            kwargs["ConditionExpression"] = f"attribute_exists({HASH_KEY}) AND #st = :expected"
         try:
             call_aws(self._client, "UpdateItem", **kwargs)
         except ClientError as exc:
@@ -309,7 +310,7 @@ class JobStore:
 
     def mark_failed(self, job_id: str, reason: str) -> bool:
         """FAILED only while still QUEUED: never clobber a job a processor has claimed."""
-        return self.update(job_id, {"status": "FAILED", "error_message": reason}, only_if_status="QUEUED")
+        return self.update(job_id, {"status": "FAILED", "error_message": reason}, only_if_status=QUEUED)
 
 
 # --------------------------------------------------------------------------- S3

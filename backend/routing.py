@@ -17,6 +17,7 @@ from backend.deps import require
 from backend.dispatch import Dispatcher, DispatchError
 from backend.errors import ApiError, describe_exception
 from backend.settings import Settings
+from video_processor.core import QUEUED
 
 log = logging.getLogger("backend.routing")
 
@@ -76,7 +77,7 @@ def start_job(
             log.warning("job %s: %s; falling back to Celery", job_id, reason)
             try:
                 still_queued = store.update(
-                    job_id, {"processing_method": "celery", "fallback_reason": reason}, only_if_status="QUEUED"
+                    job_id, {"processing_method": "celery", "fallback_reason": reason}, only_if_status=QUEUED
                 )
             except Exception:
                 log.exception("job %s: could not record the fallback; dispatching anyway", job_id)

@@ -49,7 +49,7 @@ _clients = AwsClients()
 
 
 def processor_config(s: Settings) -> Any:
-    from video_processor.config import Config
+    from video_processor.core import Config
 
     return Config(
         bucket=s.AWS_BUCKET_NAME,
@@ -63,13 +63,13 @@ def processor_config(s: Settings) -> Any:
 @signals.worker_init.connect
 def _check_processor_importable(**_: Any) -> None:
     """Fail at worker start, not on the first job, when lambda_src is not on PYTHONPATH."""
-    import video_processor.processing  # noqa: F401
+    import video_processor.core  # noqa: F401
 
 
 @celery_app.task(name=TASK_NAME, bind=True)
 def process_video_task(self: Any, event: dict[str, Any]) -> dict[str, Any]:
     """Run the shared processing core for one job; returns run_job's result dict."""
-    from video_processor.processing import run_job
+    from video_processor.core import run_job
 
     return run_job(
         event,

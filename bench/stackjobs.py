@@ -23,7 +23,8 @@ import psutil
 from botocore.config import Config
 
 from harness.stack.terraform import load_stack
-from harness.targets.local import start_stack
+from harness.local.stack import start_stack
+from harness.runtime.limits import peak_rss_bytes
 
 from .common import MB, REPO, log, paired_ratio, settle, summary
 
@@ -45,7 +46,7 @@ class BenchStack:
         self.s3 = self.stack.client("s3")
         self.ddb = self.stack.client("dynamodb")
         import boto3
-        from harness.targets.local import HARNESS_CREDENTIALS
+        from harness.local.stack import HARNESS_CREDENTIALS
         self.lam = boto3.client("lambda", endpoint_url=self.stack.endpoint, region_name=spec.region,
                                 config=Config(read_timeout=960, connect_timeout=10,
                                               retries={"total_max_attempts": 1}),
@@ -200,7 +201,7 @@ class TreeSampler:
                     try:
                         total += p.memory_info().rss
                         name = "ffmpeg" if "ffmpeg" in p.name() else "handler (python)" if p == root else p.name()
-                        hwm = _vmhwm(p.pid)
+                        hwm = peak_rss_bytes(p.pid)
                         if hwm > self.hwm.get(p.pid, ("", 0))[1]:
                             self.hwm[p.pid] = (name, hwm)
                     except psutil.Error:
@@ -213,17 +214,6 @@ class TreeSampler:
         for name, v in self.hwm.values():
             out[name] = max(out.get(name, 0), v)
         return out
-
-
-def _vmhwm(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 def bounded_resources(bs: BenchStack, fx, *, runs: int, memory_mb: int = 512, ephemeral_mb: int = 512) -> dict:

@@ -71,4 +71,7 @@ STEPS: tuple[Step, ...] = (
 )
 
 BY_ID: dict[str, Step] = {step.id: step for step in STEPS}
+# The report's four questions: the key evidence is filed under, and the question people read.
+QUESTION_KEYS: tuple[str, ...] = ("works", "reliable", "better", "rollback")
 QUESTIONS: tuple[str, ...] = ("Does it work?", "Is it reliable?", "Is it better?", "Can we roll back?")
+STEP_IDS: tuple[str, ...] = tuple(step.id for step in STEPS)

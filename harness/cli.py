@@ -41,22 +41,22 @@ def served_environment(stack, backend_url: str | None, outputs_file: Path) -> di
 
 def terraform_outputs(spec) -> dict:
     """The embedded stack's names in `terraform output -json` shape."""
+    from harness.targets.aws import OUTPUT_FUNCTIONS
+
     fn = {f.key: f for f in spec.enabled_functions}
     values = {
         "bucket_name": spec.bucket, "bucket_arn": f"arn:aws:s3:::{spec.bucket}",
         "table_name": spec.table.name, "role_arn": spec.role_arn, "stage": str(spec.variables.get("stage", "dev")),
         "processor_function_name": spec.function("video_processor").name,
-        "test_function_names": {out: (fn[key].name if key in fn else None) for out, key in
-                                (("hello", "video_processor_test"), ("ffmpeg_check", "ffmpeg_check"),
-                                 ("s3_roundtrip", "s3_roundtrip"), ("segment", "segment_test"),
-                                 ("job_status", "job_status"))},
+        "test_function_names": {out: (fn[key].name if key in fn else None)
+                                for out, key in OUTPUT_FUNCTIONS.items()},
     }
     return {k: {"sensitive": False, "value": v} for k, v in values.items()}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from harness.stack.terraform import load_stack
-    from harness.targets.local import start_stack
+    from harness.local.stack import start_stack
     from harness.local.services import start_backend
 
     spec = load_stack(REPO / "terraform", workspace=args.workspace)

@@ -5,7 +5,7 @@ controller, so evidence reaches the report whichever process ran the test.
 """
 from __future__ import annotations
 
-QUESTIONS = ("works", "reliable", "better", "rollback")
+from harness.catalogue import QUESTION_KEYS
 
 
 class Evidence:
@@ -13,8 +13,8 @@ class Evidence:
         self._sink = sink
 
     def add(self, question: str, text: str) -> None:
-        if question not in QUESTIONS:
-            raise ValueError(f"evidence question {question!r} is not one of {QUESTIONS}")
+        if question not in QUESTION_KEYS:
+            raise ValueError(f"evidence question {question!r} is not one of {QUESTION_KEYS}")
         self._sink.append(("evidence", {"question": question, "text": text}))
 
     def metric(self, name: str, value: object) -> None:

@@ -1,13 +1,12 @@
 """Fixtures the phase modules use: the target, the evidence recorder, the fixture manifest."""
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 
 from harness.evidence import Evidence
+from harness.record import record_of
 
 
 @pytest.fixture(scope="session")
@@ -21,28 +20,35 @@ def target(request: pytest.FixtureRequest):
     try:
         tgt = open_target(name, request.config)
     except TargetError as exc:
-        _publish(request.config, "target-error", {"name": name, "target_error": str(exc)})
-        if not hasattr(request.config, "workerinput"):
+        record = record_of(request.config)
+        if record is not None:          # no xdist: this process writes the report, and is about to stop
+            record.note_target({"name": name, "target_error": str(exc)})
             pytest.exit(f"NO-GO: {name} target not validated: {exc}", returncode=1)
         raise
     try:
-        _publish_identity(request.config, tgt.identity())
         yield tgt
     finally:
         tgt.close()
 
 
-def _publish_identity(config: pytest.Config, identity: dict) -> None:
-    _publish(config, "target", identity)
+@pytest.fixture(autouse=True)
+def _target_identity(request: pytest.FixtureRequest):
+    """Each phase test's report carries who the target is (or why it failed), for the run record."""
+    if "target" not in request.fixturenames:
+        yield
+        return
+    from harness.targets.base import TargetError
 
-
-def _publish(config: pytest.Config, prefix: str, data: dict) -> None:
-    """Side files reach the controller's report whichever worker wrote them."""
-    from harness.plugin import gate_dir
-
-    worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    path = Path(gate_dir(config)) / f"{prefix}-{worker}.json"
-    path.write_text(json.dumps(data, default=str))
+    try:
+        tgt = request.getfixturevalue("target")
+    except TargetError as exc:
+        name = getattr(getattr(request.node, "callspec", None), "params", {}).get("target", "local")
+        request.node.user_properties.append(("target_error", {"name": name, "target_error": str(exc)}))
+        raise
+    if not getattr(tgt, "identity_reported", False):
+        request.node.user_properties.append(("target", tgt.identity()))
+        tgt.identity_reported = True
+    yield
 
 
 @pytest.fixture

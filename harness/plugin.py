@@ -9,20 +9,19 @@ Mechanism:
   results of earlier steps whether it may run; if not, it is skipped as blocked.
   Under xdist the controller owns the results and publishes finished steps to a
   file that workers poll (harness.gatefile).
-- At the end the controller builds the report (pure, harness.report) and writes
-  it (harness.report_writer). NO-GO makes pytest exit non-zero.
+- Every test report reaches the run record (harness.record) on the controller; at the
+  end it builds the report (facts -> pure harness.report) and writes it
+  (harness.report_writer). NO-GO makes pytest exit non-zero.
 """
 from __future__ import annotations
 
 import os
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from harness import gatefile
-from harness.gate import Gate
+from harness.record import PLUGIN_NAME, SETTINGS, RunRecord, RunSettings, record_of, settings
 from harness.steps import StepNameError, parse_phase, step_index, step_of_module, \
     step_of_nodeid, steps_up_to
 
@@ -98,30 +97,19 @@ def pytest_configure(config: pytest.Config) -> None:
         last = parse_phase(phase) if phase else None
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_LAST] = last
-    config.stash[_CONTAINER] = _container_engine_problem(config)
-    config.stash[_SELECTED] = steps_up_to(last)
     if config.getoption("--gate-timeout") <= 0:
         raise pytest.UsageError("--gate-timeout must be a positive number of seconds")
     if hasattr(config.option, "maxschedchunk") and config.option.maxschedchunk is None:
         # Small chunks keep both workers inside the same step; big ones park a worker on a later
         # step's test, waiting at the gate while the other one works through the current step.
         config.option.maxschedchunk = 2
+    selected, container = steps_up_to(last), _container_engine_problem(config)
     worker = getattr(config, "workerinput", None)
     if worker is not None:
-        config.stash[_GATE_DIR] = Path(worker["rollout_gate_dir"])
-        config.stash[_STARTED] = worker["rollout_started"]
+        config.stash[SETTINGS] = RunSettings.for_worker(selected, last, worker, container)
     else:
-        config.stash[_GATE_DIR] = Path(tempfile.mkdtemp(prefix="rollout-gate-"))
-        config.stash[_STARTED] = time.time()
-        config.stash[_GATE] = Gate(config.stash[_SELECTED])
-        config.stash[_RESULTS] = {}
-        # Its hooks are xdist's; they only fire when xdist distributes the run.
-        config.pluginmanager.register(XdistController(config), "rollout-xdist-controller")
-
-
-_LAST = pytest.StashKey[object]()
-_CONTAINER = pytest.StashKey[object]()
+        config.stash[SETTINGS] = RunSettings.for_controller(selected, last, container)
+        config.pluginmanager.register(RunRecord(config, config.stash[SETTINGS]), PLUGIN_NAME)
 
 
 def _container_engine_problem(config: pytest.Config) -> str | None:
@@ -137,42 +125,6 @@ def _container_engine_problem(config: pytest.Config) -> str | None:
         return f"no Docker engine reachable ({first[:120]}): --lambda-runtime container runs are not collected"
     return ("a Docker engine is reachable, but running invocations in the Lambda base image is not "
             "implemented yet: --lambda-runtime container runs are not collected")
-_SELECTED = pytest.StashKey[tuple]()
-_GATE_DIR = pytest.StashKey[Path]()
-_GATE = pytest.StashKey[Gate]()
-_RESULTS = pytest.StashKey[dict]()
-_STARTED = pytest.StashKey[float]()
-_PHASE_ITEMS = pytest.StashKey[int]()
-
-
-def gate_dir(config: pytest.Config) -> Path:
-    return config.stash[_GATE_DIR]
-
-
-class XdistController:
-    """Controller-side hooks, registered only when xdist distributes tests."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.expected = False
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node) -> None:
-        node.workerinput["rollout_gate_dir"] = str(self.config.stash[_GATE_DIR])
-        node.workerinput["rollout_started"] = self.config.stash[_STARTED]
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
-        if self.expected:
-            return
-        self.expected = True
-        gate = self.config.stash[_GATE]
-        for nodeid in ids:
-            step = step_of_nodeid(nodeid)
-            if step:
-                gate.expect(nodeid, step)
-        self.config.stash[_PHASE_ITEMS] = sum(len(s.tests) for s in gate.steps.values())
-        gatefile.publish(gate_dir(self.config), gate.snapshot())
 
 
 class _PhaseFileError(pytest.File):
@@ -219,7 +171,7 @@ def _aws_requested(config: pytest.Config) -> bool:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
-    selected_steps = set(config.stash[_SELECTED])
+    selected_steps = set(settings(config).selected)
     keep, drop = [], []
     for item in items:
         step = step_of_nodeid(item.nodeid)
@@ -230,7 +182,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             drop.append(item)
         elif item.get_closest_marker("aws") and not _aws_requested(config):
             drop.append(item)
-        elif item.get_closest_marker("local") and config.stash[_CONTAINER]:
+        elif item.get_closest_marker("local") and settings(config).container_problem:
             drop.append(item)
         elif item.get_closest_marker("large") and not config.getoption("--large"):
             drop.append(item)
@@ -243,134 +195,39 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items[:] = keep
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    config = session.config
-    if hasattr(config, "workerinput"):
-        return
-    gate = config.stash[_GATE]
-    for item in session.items:
-        step = step_of_nodeid(item.nodeid)
-        if step:
-            gate.expect(item.nodeid, step)
-    config.stash[_PHASE_ITEMS] = sum(len(s.tests) for s in gate.steps.values())
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     step = step_of_nodeid(item.nodeid)
-    if step is None:
+    if step is None or item.config.getoption("--no-gate"):
         return
     config = item.config
-    if config.getoption("--no-gate"):
-        return
-    selected = config.stash[_SELECTED]
-    if hasattr(config, "workerinput"):
-        reason = gatefile.wait_for_blocker(gate_dir(config), selected, step,
+    run = settings(config)
+    record = record_of(config)
+    if record is None:      # an xdist worker: the controller's gate file says what finished
+        reason = gatefile.wait_for_blocker(run.gate_dir, run.selected, step,
                                            timeout=config.getoption("--gate-timeout"))
     else:
-        reason = config.stash[_GATE].blocker(step)
+        reason = record.gate.blocker(step)
     if reason:
         pytest.skip(reason)
-
-
-def _one_line(report: pytest.TestReport) -> str:
-    if report.skipped and isinstance(report.longrepr, tuple):
-        return str(report.longrepr[2]).removeprefix("Skipped: ")
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None:
-        return crash.message.strip().splitlines()[0] if crash.message.strip() else "failed"
-    text = str(report.longrepr or "").strip()
-    return text.splitlines()[-1] if text else ""
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    config = _CONFIG.get("config")
-    if config is None or hasattr(config, "workerinput"):
-        return
-    step = step_of_nodeid(report.nodeid)
-    if step is None:
-        return
-    gate = config.stash[_GATE]
-    before = {s: st.complete for s, st in gate.steps.items()}
-    message = _one_line(report) if (report.failed or report.skipped) else ""
-    gate.record(report.nodeid, step, report.when, report.outcome, message, report.duration)
-    results = config.stash[_RESULTS].setdefault(report.nodeid, {"properties": []})
-    for name, value in getattr(report, "user_properties", []) or []:
-        if (name, value) not in results["properties"]:
-            results["properties"].append((name, value))
-    if report.failed:
-        _FAILURES["n"] = _FAILURES.get("n", 0) + 1
-    maxfail = config.getoption("maxfail", 0) or 0
-    if maxfail and _FAILURES.get("n", 0) >= maxfail:
-        # -x / --maxfail: tests that never run never finish their step; tell waiting workers to stop
-        gatefile.publish(gate_dir(config), gate.snapshot(), aborted=f"stopping after {maxfail} failure(s)")
-    elif any(st.complete and not before[s] for s, st in gate.steps.items()):
-        gatefile.publish(gate_dir(config), gate.snapshot())
-
-
-_CONFIG: dict = {}
-_FAILURES: dict = {}
-_COLLECT_ERRORS = pytest.StashKey[list]()
-
-
-def pytest_collectreport(report: pytest.CollectReport) -> None:
-    config = _CONFIG.get("config")
-    if config is None or hasattr(config, "workerinput") or not report.failed:
-        return
-    text = str(report.longrepr or "").strip().splitlines()
-    config.stash.setdefault(_COLLECT_ERRORS, []).append(
-        (report.nodeid, text[-1] if text else "collection failed"))
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG["config"] = session.config
-    _FAILURES.clear()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    if hasattr(config, "workerinput"):
-        return
-    gate = config.stash[_GATE]
-    errors = config.stash.get(_COLLECT_ERRORS, [])
-    if not config.stash.get(_PHASE_ITEMS, 0) and not any(step_of_nodeid(n) or "phases" in n
-                                                         for n, _ in errors):
-        return
-    from harness.report import RunFacts, build_report
-    from harness.report_writer import write_report
-
-    facts = RunFacts.collect(config, gate, config.stash[_RESULTS], exitstatus,
-                             started=config.stash[_STARTED], gate_dir=gate_dir(config),
-                             last_step=config.stash[_LAST])
-    facts.collection_errors = list(errors)
-    report = build_report(facts)
-    paths = write_report(report, Path(config.getoption("--report-dir")))
-    config.stash[_REPORT] = (report, paths)
-    if report.verdict != "GO" and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-_REPORT = pytest.StashKey[tuple]()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The gate directory is the controller's; it goes when the run does."""
     import shutil
 
-    if not hasattr(config, "workerinput") and _GATE_DIR in config.stash:
-        shutil.rmtree(config.stash[_GATE_DIR], ignore_errors=True)
+    if record_of(config) is not None:
+        shutil.rmtree(settings(config).gate_dir, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    problem = config.stash.get(_CONTAINER, None)
+    problem = settings(config).container_problem if SETTINGS in config.stash else None
     if problem:
         terminalreporter.write_line(problem)
-    done = config.stash.get(_REPORT, None)
-    if not done:
+    record = record_of(config)
+    if record is None or record.report is None:
         return
-    report, paths = done
+    report, paths = record.report, record.paths
     terminalreporter.write_sep("=", "go/no-go report")
     terminalreporter.write_line(report.headline)
     for line in report.failure_lines:

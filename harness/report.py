@@ -1,25 +1,19 @@
 """The go/no-go report: a pure function from run facts to a document.
 
-`RunFacts.collect` gathers what a run knows (pytest results, target identity,
-code identity); `build_report` turns facts into Markdown and JSON without I/O;
-harness.report_writer writes the files.
+harness.facts builds the facts from the run record; `build_report` turns them into
+Markdown and JSON without I/O; harness.report_writer writes the files.
 """
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 from tabulate import tabulate
 
-from harness.catalogue import BY_ID, QUESTIONS
-from harness.gate import Gate
+from harness.catalogue import BY_ID, QUESTION_KEYS, QUESTIONS
 from harness.redact import redact, redact_mapping
-from harness.steps import rollout_label
 
-QUESTION_KEYS = ("works", "reliable", "better", "rollback")
 # Why SigV2 is worth a notice but not a NO-GO on its own: "Amazon S3 supports only AWS Signature
 # Version 4 in regions created after January 30, 2014", and AWS has turned SigV2 off (deprecated)
 # for S3. https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingAWSSDK.html#UsingAWSSDK-sig2-deprecation
@@ -60,83 +54,6 @@ class RunFacts:
     exitstatus: int
     extra: dict = field(default_factory=dict)
     collection_errors: list = field(default_factory=list)
-
-    @classmethod
-    def collect(cls, config, gate: Gate, results: dict, exitstatus: int, *, started: float,
-                gate_dir: Path, last_step: str | None) -> "RunFacts":
-        """Gather what the run knows: results by step, side files from workers, code identity."""
-        import time
-
-        target = _read_side_files(gate_dir, "target-")
-        steps = []
-        tables: dict = {}
-        for sid in gate.selected:
-            state = gate.steps[sid]
-            evidence: dict[str, list[str]] = {}
-            metrics: dict[str, object] = {}
-            warnings: dict[str, int] = {}
-            injected: dict[str, int] = {}
-            notices: dict = {}
-            for nodeid in state.tests:
-                for name, value in results.get(nodeid, {}).get("properties", []):
-                    if name == "evidence" and isinstance(value, dict):
-                        evidence.setdefault(value["question"], []).append(str(value["text"]))
-                    elif name == "metric" and isinstance(value, dict):
-                        metrics[value["name"]] = value["value"]
-                    elif name == "table" and isinstance(value, dict):
-                        table = tables.setdefault(value["title"], {"headers": value["headers"], "rows": []})
-                        table["rows"].extend(value["rows"])
-                    elif name == "notices" and isinstance(value, dict):
-                        notices["sigv2"] = notices.get("sigv2", 0) + int(value.get("sigv2", 0))
-                        notices.setdefault("example", value.get("example"))
-                    elif name in ("warnings", "injected_warnings") and isinstance(value, dict):
-                        bucket = warnings if name == "warnings" else injected
-                        for sign, count in value.items():
-                            bucket[sign] = bucket.get(sign, 0) + int(count)
-            steps.append(StepFacts(
-                id=sid, status=state.status, summary=state.summary(),
-                passed=state.count("passed"), failed=state.count("failed"),
-                skipped=state.count("skipped"), blocked=state.count("blocked"),
-                duration=state.duration,
-                failures=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "failed"],
-                missing=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "skipped"],
-                evidence=evidence, metrics=metrics, warnings=warnings, injected=injected, notices=notices))
-        code = dict(git_identity(Path(config.rootpath)))
-        if target.get("package_sha256"):
-            code["package_sha256"] = target["package_sha256"]
-        if target.get("layer_sha256"):
-            code["layer_sha256"] = target["layer_sha256"]
-        return cls(target=target or {"name": _target_from_markexpr(config)}, code=code,
-                   rollout_step=rollout_label(last_step),
-                   selected=gate.selected, steps=steps, started=started, finished=time.time(),
-                   exitstatus=int(exitstatus), extra={"tables": tables} if tables else {})
-
-
-def _target_from_markexpr(config) -> str:
-    return "aws" if "aws" in (config.option.markexpr or "") else "local"
-
-
-def _read_side_files(gate_dir: Path, prefix: str) -> dict:
-    merged: dict = {}
-    for path in sorted(gate_dir.glob(f"{prefix}*.json")):
-        try:
-            merged.update(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return merged
-
-
-def git_identity(root: Path) -> dict:
-    def run(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-    commit = run("rev-parse", "HEAD")
-    status = run("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit or "unknown (not a git checkout)",
-            "dirty": bool(status) if status is not None else None}
 
 
 @dataclass

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
-STEP_IDS: tuple[str, ...] = ("1A", "1B", "2A", "2B", "3A", "3B", "4A", "4B", "5A", "5B")
+from harness.catalogue import STEP_IDS  # the rollout plan is the one list of steps
+
 _MODULE_RE = re.compile(r"^test_(?P<step>[0-9][a-z])_(?P<slug>[a-z0-9_]+)\.py$")
 
 

@@ -33,7 +33,7 @@ def test_celery_app_uses_redis_url_for_broker_and_backend():
 
 
 def test_task_calls_run_job_as_celery_with_task_id(monkeypatch):
-    import video_processor.processing as processing
+    import video_processor.core as core
 
     calls = []
 
@@ -41,7 +41,7 @@ def test_task_calls_run_job_as_celery_with_task_id(monkeypatch):
         calls.append((event, kwargs))
         return {"job_id": event["job_id"], "status": "COMPLETED", "segments_created": 1, "output_s3_urls": []}
 
-    monkeypatch.setattr(processing, "run_job", fake_run_job)
+    monkeypatch.setattr(core, "run_job", fake_run_job)
     monkeypatch.setattr(tasks, "settings", make_settings(FFMPEG_PATH="/usr/bin/ffmpeg-x"))
     monkeypatch.setattr(tasks, "_clients", AwsClients(s3="S3", dynamodb="DDB", lambda_client="L"))
     result = tasks.process_video_task.apply(args=[EVENT], task_id="celery-task-42")

@@ -11,7 +11,7 @@ from harness.local.faults import FaultRule
 from harness.local.gateway import Gateway
 from harness.local.iam import FUNCTION_ACCESS_KEY
 from harness.stack.terraform import Statement
-from harness.targets.local import free_port
+from harness.local.net import free_port
 
 BUCKET = "videos"
 POLICY = [

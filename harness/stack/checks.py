@@ -11,18 +11,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.runtime.awsruntime import RESERVED_ENV  # one list of what AWS sets itself
 from harness.stack.build import Artifact
 from harness.stack.codescan import CodeFacts
 from harness.stack.elf import glibc_needs, runtime_compatibility
 from harness.stack.terraform import StackSpec, load_stack
 
-RESERVED_ENV = frozenset({
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
-})
 ZIP_LIMIT = 50 * 1024 * 1024          # direct upload, zipped
 UNZIPPED_LIMIT = 250 * 1024 * 1024    # function + layers, unzipped
 READ_PREFIXES = ("uploads/",)

@@ -20,10 +20,10 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from harness.stack.terraform import load_stack
-from harness.targets.base import Target, TargetError
-from harness.targets.local import terraform_dir, tf_overrides
+from harness.targets.base import Sources, Target, TargetError
 
 PROD_NAME = re.compile(r"(^|[-_])(prod|production|live)([-_]|$)", re.I)
+# terraform's test_function_names output key -> the function's resource key (one map: `serve` writes it too)
 OUTPUT_FUNCTIONS = {"hello": "video_processor_test", "ffmpeg_check": "ffmpeg_check", "s3_roundtrip": "s3_roundtrip",
                     "segment": "segment_test", "job_status": "job_status"}
 
@@ -53,10 +53,12 @@ def read_outputs(tf_dir: Path) -> tuple[dict, str]:
 class AwsTarget(Target):
     @classmethod
     def connect(cls, config) -> "AwsTarget":
-        tf_dir = terraform_dir(config)
-        outputs, source = read_outputs(tf_dir)
-        workspace = config.getoption("--tf-workspace") if config is not None else None
-        spec = load_stack(tf_dir, workspace=workspace, overrides=tf_overrides(config))
+        import uuid
+
+        run_id = uuid.uuid4().hex[:10]
+        sources = Sources.from_config(config, run_id)
+        outputs, source = read_outputs(sources.terraform_dir)
+        spec = sources.load_stack()
         stage = str(outputs.get("stage") or spec.workspace)
         if (PROD_NAME.search(stage) or PROD_NAME.search(spec.workspace)) and not config.getoption("--allow-prod"):
             raise TargetError(f"refusing to validate against stage/workspace {stage!r}, which looks like production; "
@@ -70,14 +72,14 @@ class AwsTarget(Target):
         except (NoCredentialsError, ClientError, BotoCoreError) as exc:
             raise TargetError(f"no usable AWS credentials ({exc}); set AWS_PROFILE or the standard variables") from exc
         target = cls(name="aws", stack=spec, session=session, endpoint_url=None,
-                     backend_url=config.getoption("--backend-url") if config is not None else None)
+                     backend_url=config.getoption("--backend-url") if config is not None else None,
+                     sources=sources, run_id=run_id)
         try:
             target.s3.head_bucket(Bucket=spec.bucket)
             target.dynamodb.describe_table(TableName=spec.table.name)
         except (ClientError, BotoCoreError) as exc:
             raise TargetError(f"no deployed stack: bucket {spec.bucket} / table {spec.table.name} from {source} "
                               f"are not reachable ({exc})") from exc
-        target.configure_sources(config)
         target.account = ident.get("Account", "?")
         target.region = region
         target.outputs_source = source

@@ -5,190 +5,39 @@ server, gateway, Lambda runtime and backend services on free ports.
 """
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import boto3
 
 from harness.local.faults import FaultInjector, FaultRule
-from harness.local.gateway import Gateway
-from harness.local.iam import FUNCTION_ACCESS_KEY
-from harness.local.net import free_port
-from harness.local.lambda_service import LambdaService
+from harness.local.stack import HARNESS_CREDENTIALS, LocalStack, create_function, start_stack
 from harness.runtime import LambdaRuntime
-from harness.stack import build
-from harness.stack.terraform import StackSpec, load_stack
-from harness.targets.base import Target, TargetError
+from harness.targets.base import Sources, Target, terraform_dir, tf_overrides  # noqa: F401  (option helpers)
 
 log = logging.getLogger("harness.local")
-logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server access log
-REPO = Path(__file__).resolve().parents[2]
-HARNESS_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-FUNCTION_SECRET = "local-function-role-secret"
-
-
-def terraform_dir(config) -> Path:
-    custom = config.getoption("--terraform-dir") if config is not None else None
-    return Path(custom).resolve() if custom else REPO / "terraform"
-
-
-def tf_overrides(config) -> dict:
-    out = {}
-    for item in config.getoption("--tf-var") if config is not None else []:
-        if "=" not in item:
-            raise TargetError(f"--tf-var {item!r} must be NAME=VALUE")
-        name, value = item.split("=", 1)
-        out[name.strip()] = value
-    return out
-
-
-@dataclass
-class LocalStack:
-    """The running embedded AWS (moto + gateway + runtime), without the target helpers."""
-
-    spec: StackSpec
-    work_dir: Path
-    moto: object
-    gateway: Gateway
-    runtime: LambdaRuntime
-    service: LambdaService
-    package: build.Artifact
-    layer: build.Artifact
-    layer_arn: str = ""
-    layer_arns: dict = field(default_factory=dict)
-    services: list = field(default_factory=list)
-
-    @property
-    def endpoint(self) -> str:
-        return self.gateway.url
-
-    def client(self, name: str):
-        return boto3.client(name, endpoint_url=self.endpoint, region_name=self.spec.region, **HARNESS_CREDENTIALS)
-
-    def close(self) -> None:
-        for svc in reversed(self.services):
-            try:
-                svc.close()
-            except Exception:  # keep closing the rest
-                log.exception("stopping %s failed", svc)
-        self.runtime.close()
-        self.gateway.close()
-        try:
-            self.moto.stop()
-        except Exception:
-            pass
-        shutil.rmtree(self.work_dir, ignore_errors=True)
-
-
-def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_delays=(0.5, 1.0),
-                warm: bool = True, package: build.Artifact | None = None,
-                layer: build.Artifact | None = None, cpu_scaling: bool = True,
-                isolation: str = "auto") -> LocalStack:
-    from moto.server import ThreadedMotoServer
-
-    work_dir = Path(work_dir or tempfile.mkdtemp(prefix="rollout-local-"))
-    package = package or build.build_package()
-    layer = layer or build.build_layer()
-    moto_port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    moto.start()
-    gateway = Gateway(moto_port, policy=spec.policy, region=spec.region, account=spec.account)
-    runtime = LambdaRuntime(work_dir / "runtime", warm=warm, region=spec.region,
-                            async_retry_delays=tuple(async_retry_delays),
-                            endpoint_url=gateway.url, cpu_scaling=cpu_scaling, isolation=isolation,
-                            extra_env={"AWS_ACCESS_KEY_ID": FUNCTION_ACCESS_KEY,
-                                       "AWS_SECRET_ACCESS_KEY": FUNCTION_SECRET,
-                                       "AWS_SESSION_TOKEN": "local-session-token"})
-    service = LambdaService(moto_port, work_dir / "lambda", runtime, region=spec.region,
-                            credentials=HARNESS_CREDENTIALS)
-    gateway.lambda_service = service
-    stack = LocalStack(spec, work_dir, moto, gateway, runtime, service, package, layer)
-    try:
-        provision(stack)
-        from harness.local.logship import LogShipper
-
-        stack.services.append(LogShipper(runtime, stack.client("logs")))
-    except Exception:
-        stack.close()
-        raise
-    return stack
-
-
-def provision(stack: LocalStack) -> None:
-    """Create exactly what terraform declares, through the public APIs."""
-    spec = stack.spec
-    s3, ddb, iam, lam = (stack.client(n) for n in ("s3", "dynamodb", "iam", "lambda"))
-    s3.create_bucket(Bucket=spec.bucket)
-    table = spec.table
-    key_schema = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
-    if table.range_key:
-        key_schema.append({"AttributeName": table.range_key, "KeyType": "RANGE"})
-    kwargs = {"TableName": table.name, "KeySchema": key_schema,
-              "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in table.attributes.items()]}
-    if table.billing_mode == "PAY_PER_REQUEST":
-        kwargs["BillingMode"] = "PAY_PER_REQUEST"
-    else:
-        kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
-    ddb.create_table(**kwargs)
-    assume = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]}
-    iam.create_role(RoleName=spec.role_name, AssumeRolePolicyDocument=json.dumps(assume))
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Sid": st.sid or f"S{i}", "Effect": st.effect, "Action": list(st.actions), "Resource": list(st.resources)}
-        for i, st in enumerate(spec.policy)]}
-    iam.put_role_policy(RoleName=spec.role_name, PolicyName=f"{spec.role_name}-policy",
-                        PolicyDocument=json.dumps(policy))
-    layer_arns = {}
-    for address, decl in spec.layers.items():
-        resp = lam.publish_layer_version(LayerName=decl.name, Content={"ZipFile": stack.layer.path.read_bytes()},
-                                         CompatibleRuntimes=list(decl.runtimes))
-        layer_arns[address] = resp["LayerVersionArn"]
-        stack.layer_arn = resp["LayerVersionArn"]
-    stack.layer_arns = layer_arns
-    for fn in spec.enabled_functions:
-        create_function(stack, fn)
-
-
-def create_function(stack: LocalStack, fn) -> None:
-    lam = stack.client("lambda")
-    args = {"FunctionName": fn.name, "Runtime": fn.runtime, "Role": stack.spec.role_arn, "Handler": fn.handler,
-            "Code": {"ZipFile": stack.package.path.read_bytes()}, "MemorySize": fn.memory_mb,
-            "Timeout": fn.timeout_s, "EphemeralStorage": {"Size": fn.ephemeral_mb}, "Publish": False}
-    if fn.env:
-        args["Environment"] = {"Variables": {k: str(v) for k, v in fn.env.items()}}
-    if fn.layers:
-        args["Layers"] = [stack.layer_arns[a] for a in fn.layers]
-    lam.create_function(**args)
-    if fn.reserved_concurrency is not None:
-        lam.put_function_concurrency(FunctionName=fn.name, ReservedConcurrentExecutions=fn.reserved_concurrency)
 
 
 class LocalTarget(Target):
     """The embedded stack behind the Target interface, plus local-only capabilities."""
 
     local: LocalStack
+    startup_s: float = 0.0
 
     @classmethod
     def start(cls, config) -> "LocalTarget":
-        workspace = config.getoption("--tf-workspace") if config is not None else None
-        spec = load_stack(terraform_dir(config), workspace=workspace, overrides=tf_overrides(config))
+        import uuid
+
+        run_id = uuid.uuid4().hex[:10]
+        sources = Sources.from_config(config, run_id)
+        spec = sources.load_stack()
         t0 = time.monotonic()
-        probe = cls(name="local", stack=spec, session=boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS),
-                    endpoint_url=None, backend_url=None)
-        probe.configure_sources(config)
         cold = bool(config.getoption("--cold-start")) if config is not None else False
         cpu = (config.getoption("--cpu-scaling") if config is not None else "on") == "on"
-        stack = start_stack(spec, package=probe.package(), layer=probe.layer(), warm=not cold, cpu_scaling=cpu)
-        session = boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS)
-        target = cls(name="local", stack=spec, session=session, endpoint_url=stack.endpoint, backend_url=None,
-                     run_id=probe.run_id)
-        target.configure_sources(config)
+        stack = start_stack(spec, package=sources.package(), layer=sources.layer(), warm=not cold, cpu_scaling=cpu)
+        target = cls(name="local", stack=spec, session=boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS),
+                     endpoint_url=stack.endpoint, backend_url=None, sources=sources, run_id=run_id)
         target.local = stack
         target.startup_s = time.monotonic() - t0
         target.start_backend_soon()
@@ -287,7 +136,7 @@ class LocalTarget(Target):
 
         pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="backend-start")
         self._backend_future = pool.submit(start_backend, self.local, with_worker=True,
-                                           backend_src=getattr(self, "backend_src", None))
+                                           backend_src=self.sources.backend_src)
         pool.shutdown(wait=False)
 
     def backend(self) -> str:
@@ -311,7 +160,7 @@ class LocalTarget(Target):
                 "fidelity": self.local.runtime.fidelity(
                     tuple(sorted({fn.runtime for fn in self.stack.enabled_functions}))),
                 "iam": "the gateway applies the role policy from terraform to every request the function signs",
-                "startup_s": round(getattr(self, "startup_s", 0.0), 2)}
+                "startup_s": round(self.startup_s, 2)}
 
 
     def sigv2_requests(self) -> list[str] | None:

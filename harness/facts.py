@@ -1,0 +1,90 @@
+"""From the run record to the report's facts: decode each test's evidence, add git's identity.
+
+The only I/O here is asking git which commit this is; everything else is the record's.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from harness.report import RunFacts, StepFacts
+from harness.steps import rollout_label
+
+
+def decode(properties: list) -> dict:
+    """One test's user_properties as {"evidence": {q: [..]}, "metrics", "tables", "warnings", ...}."""
+    out: dict = {"evidence": {}, "metrics": {}, "tables": [], "warnings": {}, "injected": {}, "notices": {}}
+    for name, value in properties:
+        if not isinstance(value, dict):
+            continue
+        if name == "evidence":
+            out["evidence"].setdefault(value["question"], []).append(str(value["text"]))
+        elif name == "metric":
+            out["metrics"][value["name"]] = value["value"]
+        elif name == "table":
+            out["tables"].append(value)
+        elif name in ("warnings", "injected_warnings"):
+            bucket = out["warnings"] if name == "warnings" else out["injected"]
+            for sign, count in value.items():
+                bucket[sign] = bucket.get(sign, 0) + int(count)
+        elif name == "notices":
+            out["notices"]["sigv2"] = out["notices"].get("sigv2", 0) + int(value.get("sigv2", 0))
+            out["notices"].setdefault("example", value.get("example"))
+    return out
+
+
+def run_facts(record, exitstatus: int) -> RunFacts:
+    config = record.config
+    steps, tables = [], {}
+    for sid in record.gate.selected:
+        state = record.gate.steps[sid]
+        evidence: dict = {}
+        metrics: dict = {}
+        warnings: dict = {}
+        injected: dict = {}
+        notices: dict = {}
+        for nodeid in state.tests:
+            d = decode(record.results.get(nodeid, []))
+            for q, lines in d["evidence"].items():
+                evidence.setdefault(q, []).extend(lines)
+            metrics.update(d["metrics"])
+            for table in d["tables"]:
+                t = tables.setdefault(table["title"], {"headers": table["headers"], "rows": []})
+                t["rows"].extend(table["rows"])
+            for src, dst in ((d["warnings"], warnings), (d["injected"], injected)):
+                for sign, count in src.items():
+                    dst[sign] = dst.get(sign, 0) + count
+            if d["notices"]:
+                notices["sigv2"] = notices.get("sigv2", 0) + d["notices"].get("sigv2", 0)
+                notices.setdefault("example", d["notices"].get("example"))
+        steps.append(StepFacts(
+            id=sid, status=state.status, summary=state.summary(),
+            passed=state.count("passed"), failed=state.count("failed"),
+            skipped=state.count("skipped"), blocked=state.count("blocked"), duration=state.duration,
+            failures=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "failed"],
+            missing=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "skipped"],
+            evidence=evidence, metrics=metrics, warnings=warnings, injected=injected, notices=notices))
+    target = dict(record.target) or {"name": "aws" if "aws" in (config.option.markexpr or "") else "local"}
+    code = dict(git_identity(Path(config.rootpath)))
+    for key in ("package_sha256", "layer_sha256"):
+        if target.get(key):
+            code[key] = target[key]
+    return RunFacts(target=target, code=code, rollout_step=rollout_label(record.settings.last),
+                    selected=record.gate.selected, steps=steps, started=record.settings.started,
+                    finished=time.time(), exitstatus=int(exitstatus),
+                    extra={"tables": tables} if tables else {},
+                    collection_errors=list(record.collection_errors))
+
+
+def git_identity(root: Path) -> dict:
+    def run(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+    commit = run("rev-parse", "HEAD")
+    status = run("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit or "unknown (not a git checkout)",
+            "dirty": bool(status) if status is not None else None}
