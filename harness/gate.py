@@ -27,6 +27,7 @@ class TestOutcome:
 class StepState:
     id: str
     tests: dict[str, TestOutcome] = field(default_factory=dict)
+    left_out: list[str] = field(default_factory=list)   # tests of this step that -k/-m deselected
 
     def count(self, outcome: str) -> int:
         return sum(1 for t in self.tests.values() if t.outcome == outcome)
@@ -41,7 +42,8 @@ class StepState:
 
     @property
     def status(self) -> str:
-        """passed | failed | blocked | not_run (a skip is missing evidence, so it fails the step)."""
+        """passed | failed | blocked | partial | not_run (a skip is missing evidence, so it fails the step;
+        a test of the step left out of the run by -k/-m makes it partial: evidence is missing)."""
         if not self.tests or all(t.outcome == "pending" for t in self.tests.values()):
             return "not_run"
         if self.count("failed") or self.count("skipped"):
@@ -52,6 +54,8 @@ class StepState:
             return "failed"
         if self.count("pending"):
             return "not_run"
+        if self.left_out:
+            return "partial"
         return "passed"
 
     def summary(self) -> str:
@@ -64,6 +68,10 @@ class StepState:
         if status == "blocked":
             first = next(t for t in self.tests.values() if t.outcome == "blocked")
             return f"NO-GO ({first.message})"
+        if status == "partial":
+            n = len(self.left_out)
+            return (f"NO-GO (partial: {self.count('passed')} passed, {n} check{'s' if n != 1 else ''} of this "
+                    f"step left out of the run by -k/-m: {self.left_out[0]})")
         parts = []
         failed = [t for t in self.tests.values() if t.outcome == "failed"]
         skipped = [t for t in self.tests.values() if t.outcome == "skipped"]
@@ -109,6 +117,12 @@ class Gate:
             if test.outcome == "pending":  # e.g. setup passed but the call never reported
                 test.outcome = "failed"
                 test.message = test.message or "no result was reported for this test"
+
+    def leave_out(self, nodeid: str, step: str) -> None:
+        """A test of a selected step that the run deselected (-k/-m): its evidence is missing."""
+        state = self.steps.get(step)
+        if state is not None and nodeid not in state.left_out and nodeid not in state.tests:
+            state.left_out.append(nodeid)
 
     def blocker(self, step: str) -> str | None:
         """Why `step` must not run, or None. Only complete earlier steps are judged."""

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from harness import gatefile
-from harness.record import PLUGIN_NAME, SETTINGS, RunRecord, RunSettings, record_of, settings
+from harness.record import (LEFT_OUT, PLUGIN_NAME, SETTINGS, RunRecord, RunSettings, left_out, record_of,
+                            settings)
 from harness.steps import StepNameError, parse_phase, step_index, step_of_module, \
     step_of_nodeid, steps_up_to
 
@@ -193,6 +194,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     keep.sort(key=lambda it: (step_index(step_of_nodeid(it.nodeid)) + 1
                               if step_of_nodeid(it.nodeid) else 0))
     items[:] = keep
+
+
+def pytest_deselected(items) -> None:
+    """-k/-m left phase tests out: the run record marks their steps partial (missing evidence)."""
+    if not items:
+        return
+    config = items[0].config
+    if SETTINGS not in config.stash:
+        return
+    ids = left_out(config, items)
+    record = record_of(config)
+    if record is not None:
+        for nodeid in ids:
+            record.gate.leave_out(nodeid, step_of_nodeid(nodeid))
+    elif hasattr(config, "workeroutput"):
+        known = config.workeroutput.setdefault(LEFT_OUT, [])
+        known.extend(n for n in ids if n not in known)
 
 
 @pytest.hookimpl(tryfirst=True)

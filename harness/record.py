@@ -26,6 +26,7 @@ from harness.gate import Gate
 from harness.steps import step_of_nodeid
 
 PLUGIN_NAME = "rollout-record"
+LEFT_OUT = "rollout_left_out"       # workeroutput key: phase tests a worker's -k/-m deselected
 SETTINGS = pytest.StashKey["RunSettings"]()
 
 
@@ -54,6 +55,26 @@ def settings(config: pytest.Config) -> RunSettings:
 def record_of(config: pytest.Config) -> "RunRecord | None":
     """The run record where it lives (the controller, or a run without xdist); None on workers."""
     return config.pluginmanager.get_plugin(PLUGIN_NAME)
+
+
+def left_out(config: pytest.Config, items) -> list[str]:
+    """Deselected phase tests that belong to this run: a selected step, this run's target, not --large-only.
+
+    Our own collection drops the other target's parametrization, steps after --phase and the 1 GB
+    tier; those are not evidence left out. What -k or an extra -m removes is.
+    """
+    run_target = "aws" if "aws" in (config.option.markexpr or "") else "local"
+    selected = set(config.stash[SETTINGS].selected)
+    out = []
+    for item in items:
+        step = step_of_nodeid(item.nodeid)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if step not in selected or params.get("target", run_target) != run_target:
+            continue
+        if item.get_closest_marker("large") and not config.getoption("--large"):
+            continue
+        out.append(item.nodeid)
+    return out
 
 
 def one_line(report: pytest.TestReport) -> str:
@@ -95,6 +116,13 @@ class RunRecord:
             self._expected = True
             self._expect(ids)
             gatefile.publish(self.settings.gate_dir, self.gate.snapshot())
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        for nodeid in getattr(node, "workeroutput", {}).get(LEFT_OUT, []):
+            step = step_of_nodeid(nodeid)
+            if step:
+                self.gate.leave_out(nodeid, step)
 
     # -- collection ------------------------------------------------------------------
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -78,7 +78,8 @@ def _answers(step: StepFacts) -> dict[str, str]:
     works = {"passed": f"yes: {step.passed} checks passed",
              "failed": f"no: {step.summary}",
              "blocked": "not validated: blocked by an earlier step",
-             "not_run": "not validated: no tests ran"}[step.status]
+             "not_run": "not validated: no tests ran",
+             "partial": f"not fully validated: {step.summary}"}.get(step.status, f"no: {step.summary}")
     out = {"works": works}
     for key in QUESTION_KEYS[1:]:
         lines = step.evidence.get(key)
@@ -159,7 +160,7 @@ def build_report(facts: RunFacts) -> Report:
     md.extend(f"- {line}" for line in failure_lines) if failure_lines else md.append("None.")
     md.append("")
     md.append("## Missing evidence")
-    blocked = [f"step {s.id}: {s.summary}" for s in facts.steps if s.status in ("blocked", "not_run")]
+    blocked = [f"step {s.id}: {s.summary}" for s in facts.steps if s.status in ("blocked", "not_run", "partial")]
     lines = missing_lines + blocked
     md.extend(f"- {line}" for line in lines) if lines else md.append("None.")
     md.append("")

@@ -43,6 +43,9 @@ def _run(target, fixture, evidence) -> dict:
     assert final["status"] == "COMPLETED", f"{fixture.name}: job {job_id} {final['status']}: {final.get('error_message')}"
     urls = final.get("download_urls") or []
     want = fixture.expected_segments(SEGMENT)
+    record = {k: final.get(k) for k in ("processing_method", "segments_created", "segments", "updated_at",
+                                        "fallback_reason")}
+    assert urls, f"{fixture.name}: job {job_id} COMPLETED without download URLs: {record}"
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, url in enumerate(urls):

@@ -180,3 +180,18 @@ def test_maxfail_under_xdist_does_not_leave_workers_waiting_at_the_gate(project:
     assert result.ret != 0
     assert latest(project)["verdict"] == "NO-GO"
     assert result.duration < 30, f"took {result.duration:.0f} s: workers waited at the gate"
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["n0", "n2"])
+def test_a_step_with_tests_left_out_by_k_is_partial_and_no_go(project: pytest.Pytester, xdist: bool) -> None:
+    """`--phase 1A -k hello` must not say GO for 1A while 1A's other test was never run."""
+    write_phases(project, {"test_1a_step.py": "def test_hello():\n    assert True\n\n"
+                                             "def test_offline_checks():\n    assert False, 'IAM too wide'\n"})
+    result = run(project, "--phase", "1A", "-k", "hello", xdist=xdist)
+    assert result.ret != 0
+    data = latest(project)
+    assert data["verdict"] == "NO-GO"
+    step = data["steps"][0]
+    assert step["status"] == "partial" and step["passed"] == 1, step
+    assert "left out of the run by -k/-m: phases/test_1a_step.py::test_offline_checks" in step["summary"]
+    assert "partial: 1 passed, 1 check of this step left out" in data["headline"]
