@@ -122,6 +122,21 @@ def cmd_aws_selftest(args: argparse.Namespace) -> int:
         shutil.rmtree(state, ignore_errors=True)
 
 
+def cmd_ledger(args) -> int:
+    """Per step and target: the last verdict, its code identity and age."""
+    from tabulate import tabulate
+
+    from harness import ledger
+
+    entries = ledger.read(Path(args.report_dir))
+    if not entries:
+        print(f"no runs recorded in {Path(args.report_dir) / ledger.NAME} yet: run `make validate` first")
+        return 1
+    print(tabulate(ledger.summary_rows(entries), headers=["step", "target", "status", "run verdict", "commit",
+                                                           "package", "age", "report"], tablefmt="github"))
+    return 0
+
+
 def cmd_runtime_env(args) -> int:
     """Build what the AWS runtime provides (RIC, SDK at AWS's version) for each declared runtime."""
     from harness.runtime import awsruntime
@@ -148,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--env-file", help="also write the environment to this file")
     serve.add_argument("--state-dir", help="where the outputs file goes (default: a temp dir)")
     serve.add_argument("--workspace", default=None, help="terraform workspace (tfvars in terraform/env/)")
+    lg = sub.add_parser("ledger", help="the last verdict per step and target, with its code identity")
+    lg.add_argument("--report-dir", default="reports")
     rt = sub.add_parser("runtime-env", help="build the Lambda runtime's own site-packages for the sandbox")
     rt.add_argument("--runtime", action="append", help="declared runtime (default: every one terraform declares)")
     st = sub.add_parser("aws-selftest", help="run the aws target against the served embedded stack")
@@ -155,4 +172,4 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     return {"build": cmd_build, "serve": cmd_serve, "aws-selftest": cmd_aws_selftest,
-            "runtime-env": cmd_runtime_env}[args.command](args)
+            "runtime-env": cmd_runtime_env, "ledger": cmd_ledger}[args.command](args)

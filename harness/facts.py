@@ -14,8 +14,12 @@ from harness.steps import rollout_label
 
 def decode(properties: list) -> dict:
     """One test's user_properties as {"evidence": {q: [..]}, "metrics", "tables", "warnings", ...}."""
-    out: dict = {"evidence": {}, "metrics": {}, "tables": [], "warnings": {}, "injected": {}, "notices": {}}
+    out: dict = {"evidence": {}, "metrics": {}, "tables": [], "warnings": {}, "injected": {}, "notices": {},
+                 "unscanned": []}
     for name, value in properties:
+        if name == "warnings_unscanned":
+            out["unscanned"].append(str(value))
+            continue
         if not isinstance(value, dict):
             continue
         if name == "evidence":
@@ -34,7 +38,9 @@ def decode(properties: list) -> dict:
     return out
 
 
-def run_facts(record, exitstatus: int) -> RunFacts:
+def run_facts(record, exitstatus: int, ledger_entries: list | None = None) -> RunFacts:
+    from harness import ledger
+
     config = record.config
     steps, tables = [], {}
     for sid in record.gate.selected:
@@ -44,6 +50,7 @@ def run_facts(record, exitstatus: int) -> RunFacts:
         warnings: dict = {}
         injected: dict = {}
         notices: dict = {}
+        unscanned: list = []
         for nodeid in state.tests:
             d = decode(record.results.get(nodeid, []))
             for q, lines in d["evidence"].items():
@@ -55,6 +62,7 @@ def run_facts(record, exitstatus: int) -> RunFacts:
             for src, dst in ((d["warnings"], warnings), (d["injected"], injected)):
                 for sign, count in src.items():
                     dst[sign] = dst.get(sign, 0) + count
+            unscanned += d["unscanned"]
             if d["notices"]:
                 notices["sigv2"] = notices.get("sigv2", 0) + d["notices"].get("sigv2", 0)
                 notices.setdefault("example", d["notices"].get("example"))
@@ -64,17 +72,20 @@ def run_facts(record, exitstatus: int) -> RunFacts:
             skipped=state.count("skipped"), blocked=state.count("blocked"), duration=state.duration,
             failures=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "failed"],
             missing=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "skipped"],
-            evidence=evidence, metrics=metrics, warnings=warnings, injected=injected, notices=notices))
+            evidence=evidence, metrics=metrics, warnings=warnings, injected=injected, notices=notices,
+            unscanned=unscanned))
     target = dict(record.target) or {"name": "aws" if "aws" in (config.option.markexpr or "") else "local"}
     code = dict(git_identity(Path(config.rootpath)))
-    for key in ("package_sha256", "layer_sha256"):
+    for key in ledger.IDENTITY_KEYS:
         if target.get(key):
             code[key] = target[key]
+    gap = ledger.missing_local_evidence(ledger_entries or [], ledger.identity_of(code),
+                                        sorted(record.local_only_needed)) if target.get("name") == "aws" else []
     return RunFacts(target=target, code=code, rollout_step=rollout_label(record.settings.last),
                     selected=record.gate.selected, steps=steps, started=record.settings.started,
                     finished=time.time(), exitstatus=int(exitstatus),
                     extra={"tables": tables} if tables else {},
-                    collection_errors=list(record.collection_errors))
+                    collection_errors=list(record.collection_errors), ledger_gap=gap)
 
 
 def git_identity(root: Path) -> dict:

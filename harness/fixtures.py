@@ -81,7 +81,8 @@ def _early_warning_signs(request: pytest.FixtureRequest):
     sigv2_before = len(tgt.sigv2_requests() or [])
     try:
         before = len(tgt.function_logs())
-    except Exception:  # log access is best effort; the report says when logs were not scanned
+    except Exception as exc:  # the report says which logs were not scanned, and that is NO-GO
+        request.node.user_properties.append(("warnings_unscanned", f"{type(exc).__name__}: {exc}"[:200]))
         yield
         return
     yield
@@ -90,7 +91,8 @@ def _early_warning_signs(request: pytest.FixtureRequest):
         request.node.user_properties.append(("notices", {"sigv2": len(sigv2), "example": sigv2[0]}))
     try:
         lines = tgt.function_logs()[before:]
-    except Exception:
+    except Exception as exc:
+        request.node.user_properties.append(("warnings_unscanned", f"{type(exc).__name__}: {exc}"[:200]))
         return
     counts = {k: v for k, v in count_signs(lines).items() if v}
     marker = request.node.get_closest_marker("injects")

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from harness import gatefile
-from harness.record import (LEFT_OUT, PLUGIN_NAME, SETTINGS, RunRecord, RunSettings, left_out, record_of,
-                            settings)
+from harness.record import (LEFT_OUT, LOCAL_NEEDED, PLUGIN_NAME, SETTINGS, RunRecord, RunSettings, left_out,
+                            local_only_needed, record_of, settings)
 from harness.steps import StepNameError, parse_phase, step_index, step_of_module, \
     step_of_nodeid, steps_up_to
 
@@ -46,7 +46,8 @@ GATE_TIMEOUT_HELP = "seconds a test waits for earlier steps to finish under xdis
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollout", "phased-rollout validation")
     group.addoption("--phase", default=None, metavar="N",
-                    help="validate every rollout step up to N (1-5 or a step id like 3A)")
+                    help="validate every rollout step up to N (1-5 or a step id like 3A); a step some of whose "
+                         "tests -k/-m/--deselect leave out is 'partial' and the verdict NO-GO")
     group.addoption("--report-dir", default="reports", metavar="DIR",
                     help="where the go/no-go report is written (default reports/)")
     group.addoption("--gate-timeout", type=float, default=3600.0, help=GATE_TIMEOUT_HELP)
@@ -203,14 +204,17 @@ def pytest_deselected(items) -> None:
     config = items[0].config
     if SETTINGS not in config.stash:
         return
-    ids = left_out(config, items)
+    ids, needed = left_out(config, items), local_only_needed(config, items)
     record = record_of(config)
     if record is not None:
         for nodeid in ids:
             record.gate.leave_out(nodeid, step_of_nodeid(nodeid))
+        record.local_only_needed.update(needed)
     elif hasattr(config, "workeroutput"):
         known = config.workeroutput.setdefault(LEFT_OUT, [])
         known.extend(n for n in ids if n not in known)
+        wanted = config.workeroutput.setdefault(LOCAL_NEEDED, [])
+        wanted.extend(n for n in needed if n not in wanted)
 
 
 @pytest.hookimpl(tryfirst=True)

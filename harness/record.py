@@ -27,6 +27,7 @@ from harness.steps import step_of_nodeid
 
 PLUGIN_NAME = "rollout-record"
 LEFT_OUT = "rollout_left_out"       # workeroutput key: phase tests a worker's -k/-m deselected
+LOCAL_NEEDED = "rollout_local_needed"   # workeroutput key: local-only tests an aws run leaves to the ledger
 SETTINGS = pytest.StashKey["RunSettings"]()
 
 
@@ -77,6 +78,23 @@ def left_out(config: pytest.Config, items) -> list[str]:
     return out
 
 
+def evidence_key(nodeid: str) -> str:
+    """A test's identity across targets: the nodeid without its target parameter."""
+    for target in ("local", "aws"):
+        nodeid = nodeid.replace(f"[{target}-", "[").replace(f"[{target}]", "")
+    return nodeid
+
+
+def local_only_needed(config: pytest.Config, items) -> list[str]:
+    """For an aws run: the local-only tests of its selected steps (deselected here; the ledger must hold them)."""
+    if "aws" not in (config.option.markexpr or ""):
+        return []
+    selected = set(config.stash[SETTINGS].selected)
+    return sorted({evidence_key(i.nodeid) for i in items if i.get_closest_marker("local_only")
+                   and step_of_nodeid(i.nodeid) in selected
+                   and not (i.get_closest_marker("large") and not config.getoption("--large"))})
+
+
 def one_line(report: pytest.TestReport) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
@@ -97,6 +115,8 @@ class RunRecord:
     collection_errors: list = field(default_factory=list)
     target: dict = field(default_factory=dict)
     phase_items: int = 0
+    local_only_passed: set = field(default_factory=set)   # evidence keys of passed local-only tests
+    local_only_needed: set = field(default_factory=set)   # aws run: local-only tests its steps need
     report: object = None
     paths: tuple = ()
     _expected: bool = False
@@ -119,6 +139,7 @@ class RunRecord:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
+        self.local_only_needed.update(getattr(node, "workeroutput", {}).get(LOCAL_NEEDED, []))
         for nodeid in getattr(node, "workeroutput", {}).get(LEFT_OUT, []):
             step = step_of_nodeid(nodeid)
             if step:
@@ -158,6 +179,12 @@ class RunRecord:
                 props.append((name, value))
         if report.failed:
             self.failures += 1
+        if "local_only" in getattr(report, "keywords", {}):
+            key = evidence_key(report.nodeid)
+            if report.when == "call" and report.passed:
+                self.local_only_passed.add(key)
+            elif report.failed or report.skipped:
+                self.local_only_passed.discard(key)
         maxfail = self.config.getoption("maxfail", 0) or 0
         if maxfail and self.failures >= maxfail:
             # -x / --maxfail: tests that never run never finish their step; tell waiting workers to stop
@@ -179,7 +206,17 @@ class RunRecord:
         from harness.report import build_report
         from harness.report_writer import write_report
 
-        self.report = build_report(run_facts(self, exitstatus))
-        self.paths = write_report(self.report, Path(self.config.getoption("--report-dir")))
+        from harness import ledger
+
+        report_dir = Path(self.config.getoption("--report-dir"))
+        facts = run_facts(self, exitstatus, ledger.read(report_dir))
+        self.report = build_report(facts)
+        self.paths = write_report(self.report, report_dir)
+        ledger.append(report_dir, {
+            "finished": facts.finished, "verdict": self.report.verdict, "target": self.report.target_name,
+            "rollout_step": facts.rollout_step, "steps": {s.id: s.status for s in facts.steps},
+            "selection": {"markexpr": self.config.option.markexpr or "", "keyword": self.config.option.keyword or "",
+                          "left_out": sum(len(s.left_out) for s in self.gate.steps.values())},
+            "code": facts.code, "report": str(self.paths[0]), "local_only_passed": sorted(self.local_only_passed)})
         if self.report.verdict != "GO" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

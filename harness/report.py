@@ -40,6 +40,7 @@ class StepFacts:
     warnings: dict[str, int]
     injected: dict[str, int] = field(default_factory=dict)
     notices: dict = field(default_factory=dict)       # {"sigv2": count, "example": "..."}
+    unscanned: list = field(default_factory=list)     # why some tests' function logs could not be read
 
 
 @dataclass
@@ -54,6 +55,7 @@ class RunFacts:
     exitstatus: int
     extra: dict = field(default_factory=dict)
     collection_errors: list = field(default_factory=list)
+    ledger_gap: list = field(default_factory=list)    # aws: local-only tests no local GO of this code proved
 
 
 @dataclass
@@ -68,10 +70,24 @@ class Report:
 
 
 def verdict_of(steps: list[StepFacts], collection_errors: list | None = None) -> str:
-    """GO only if every selected step passed, and so every selected test passed."""
+    """GO only if every selected step passed (so every selected test passed), no step's function logs show
+    an early warning sign that no test caused on purpose, and every step's logs were scanned."""
     if not steps or collection_errors:
         return "NO-GO"
-    return "GO" if all(s.status == "passed" for s in steps) else "NO-GO"
+    if any(s.status != "passed" or warning_problem(s) for s in steps):
+        return "NO-GO"
+    return "GO"
+
+
+def warning_problem(step: StepFacts) -> str | None:
+    """Why the early warning signs of a passed step still make it NO-GO, or None."""
+    unexpected = {sign: n for sign, n in step.warnings.items() if n}
+    if unexpected:
+        signs = ", ".join(f"{n} x {sign}" for sign, n in sorted(unexpected.items()))
+        return f"passed but its function logs show {signs} that no test caused on purpose"
+    if step.unscanned:
+        return f"passed but its function logs were not scanned for warning signs ({step.unscanned[0]})"
+    return None
 
 
 def _answers(step: StepFacts) -> dict[str, str]:
@@ -100,6 +116,8 @@ def build_report(facts: RunFacts) -> Report:
 
     facts = dataclasses.replace(facts, target=redact_mapping(facts.target), code=redact_mapping(facts.code))
     verdict = verdict_of(facts.steps, facts.collection_errors)
+    if facts.ledger_gap:
+        verdict = "NO-GO"
     fidelity_rows = facts.target.get("fidelity") or []
     reduced = reduced_fidelity(fidelity_rows)
     stamp = datetime.fromtimestamp(facts.finished, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -114,9 +132,19 @@ def build_report(facts: RunFacts) -> Report:
     elif facts.collection_errors:
         nodeid, msg = facts.collection_errors[0]
         headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: collection failed: {msg}"
-    else:
+    elif failing:
         first = failing[0]
         headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: step {first.id} {first.summary}"
+    elif facts.ledger_gap:
+        n = len(facts.ledger_gap)
+        headline = (f"NO-GO for rollout step {facts.rollout_step} on {target_name}: {n} local-only check"
+                    f"{'s' if n != 1 else ''} (fault drills) have no local GO of this code identity in the ledger, "
+                    f"e.g. {facts.ledger_gap[0]}: run `pytest phases/ -m local --phase {last}` "
+                    "on this checkout first")
+    else:
+        first = next(s for s in facts.steps if warning_problem(s))
+        headline = (f"NO-GO for rollout step {facts.rollout_step} on {target_name}: step {first.id} "
+                    f"{warning_problem(first)}")
     if reduced:
         headline += f" (reduced fidelity: {', '.join(reduced)} not enforced by the kernel)"
     failure_lines = [f"{nodeid}: collection error: {msg}" for nodeid, msg in facts.collection_errors]
@@ -159,6 +187,13 @@ def build_report(facts: RunFacts) -> Report:
     md.append("## Failures")
     md.extend(f"- {line}" for line in failure_lines) if failure_lines else md.append("None.")
     md.append("")
+    if facts.ledger_gap:
+        md.append("## Local evidence this aws run needs")
+        md.append("These checks inject faults that only the embedded target can inject. An aws verdict takes them "
+                  "from local GO runs of the same code identity (package, layer, terraform and backend hashes) "
+                  "in the ledger; none covers these:")
+        md.extend(f"- {t}" for t in facts.ledger_gap)
+        md.append("")
     md.append("## Missing evidence")
     blocked = [f"step {s.id}: {s.summary}" for s in facts.steps if s.status in ("blocked", "not_run", "partial")]
     lines = missing_lines + blocked
@@ -175,11 +210,16 @@ def build_report(facts: RunFacts) -> Report:
         md.append(tabulate(warn_rows, headers=["step", "sign", "unexpected", "injected on purpose"],
                            tablefmt="github"))
         warn_rows = [(sid, sign, n) for sid, sign, n, _ in warn_rows if n]
-        flagged = [f"step {sid} passed but logged {n} x {sign}" for sid, sign, n in warn_rows
+        flagged = [f"step {sid} passed but logged {n} x {sign}: NO-GO" for sid, sign, n in warn_rows
                    if any(s.id == sid and s.status == "passed" for s in facts.steps)]
         md.extend(f"- FLAG: {line}" for line in flagged)
     else:
-        md.append("None seen.")
+        md.append("None seen." if not any(s.unscanned for s in facts.steps) else "None seen in the logs scanned.")
+    unscanned = [f"step {s.id}: {len(s.unscanned)} test(s) not scanned ({s.unscanned[0]})"
+                 for s in facts.steps if s.unscanned]
+    if unscanned:
+        md.append("")
+        md.extend(f"- NOT SCANNED: {line}" for line in unscanned)
     md.append("")
     notice_lines = [f"step {s.id}: {s.notices['sigv2']} request(s) the function signed with SigV2, e.g. "
                     f"{s.notices.get('example')}" for s in facts.steps if s.notices.get("sigv2")]
@@ -233,10 +273,11 @@ def build_report(facts: RunFacts) -> Report:
                    "summary": s.summary, "failures": [{"test": n, "message": m} for n, m in s.failures],
                    "missing_evidence": [{"test": n, "reason": m} for n, m in s.missing],
                    "answers": _answers(s), "evidence": s.evidence, "metrics": s.metrics, "warnings": s.warnings,
-                   "injected_warnings": s.injected, "notices": s.notices}
+                   "injected_warnings": s.injected, "notices": s.notices, "unscanned": s.unscanned}
                   for s in facts.steps],
         "failures": failure_lines,
         "collection_errors": [{"node": n, "message": m} for n, m in facts.collection_errors],
+        "ledger_gap": facts.ledger_gap,
         "extra": facts.extra,
     }
     data = json.loads(redact(json.dumps(data, default=str)))

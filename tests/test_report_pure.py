@@ -58,9 +58,25 @@ def test_skip_is_reported_as_missing_evidence() -> None:
     assert "phases/test_1b.py::t[local]: skipped, missing evidence: no backend" in report.markdown
 
 
-def test_warning_signs_in_a_passing_step_are_flagged() -> None:
-    report = build_report(facts([step("1A", warnings={"lambda_timeout": 2})]))
-    assert "FLAG: step 1A passed but logged 2 x lambda_timeout" in report.markdown
+def test_unexpected_warning_signs_in_a_passing_step_make_it_no_go() -> None:
+    report = build_report(facts([step("1A", warnings={"lambda_timeout": 3, "memory_limit": 2})]))
+    assert report.verdict == "NO-GO"
+    assert report.headline == ("NO-GO for rollout step 2 on local: step 1A passed but its function logs show "
+                               "3 x lambda_timeout, 2 x memory_limit that no test caused on purpose")
+    assert "FLAG: step 1A passed but logged 3 x lambda_timeout: NO-GO" in report.markdown
+
+
+def test_signs_a_test_caused_on_purpose_do_not_change_the_verdict() -> None:
+    report = build_report(facts([step("1A", injected={"lambda_timeout": 1}, warnings={"lambda_timeout": 0})]))
+    assert report.verdict == "GO"
+
+
+def test_logs_that_could_not_be_scanned_are_said_and_are_no_go() -> None:
+    report = build_report(facts([step("1A", unscanned=["AccessDeniedException: logs:FilterLogEvents"])]))
+    assert report.verdict == "NO-GO"
+    assert "None seen in the logs scanned." in report.markdown and "None seen.\n" not in report.markdown
+    assert "- NOT SCANNED: step 1A: 1 test(s) not scanned (AccessDeniedException: logs:FilterLogEvents)" \
+        in report.markdown
 
 
 def test_target_error_becomes_the_headline() -> None:

@@ -135,3 +135,15 @@ def test_concurrent_sync_invokes_start_extra_instances(rt: LambdaRuntime, code: 
     assert len(set(pids)) == 3
     again = {json.loads(rt.invoke(spec, b'{"s": 0}').payload) for _ in range(3)}
     assert again <= set(pids)   # idle warm instances are reused
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_async_attempts_follow_the_declared_maximum_retry_attempts(tmp_path: Path, rt: LambdaRuntime, code: Path,
+                                                                    retries: int) -> None:
+    """MaximumRetryAttempts from terraform's aws_lambda_function_event_invoke_config, not a constant."""
+    import dataclasses
+
+    spec = dataclasses.replace(make_spec(code, "app.fail", name=f"r{retries}"), max_retry_attempts=retries)
+    rt.invoke(spec, b"{}", invocation_type="Event")
+    assert rt.wait_idle(20)
+    assert [r.attempt for r in rt.records(f"r{retries}")] == list(range(1, retries + 2))

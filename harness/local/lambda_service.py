@@ -139,6 +139,10 @@ class LambdaService:
             conc = self.control.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
         except ClientError:
             conc = None
+        try:
+            invoke_cfg = self.control.get_function_event_invoke_config(FunctionName=name)
+        except ClientError:
+            invoke_cfg = {}     # none declared: AWS's defaults
         return FunctionSpec(
             name=cfg["FunctionName"], handler=cfg["Handler"], runtime=cfg["Runtime"],
             memory_mb=int(cfg.get("MemorySize", 128)), timeout_s=float(cfg.get("Timeout", 3)),
@@ -146,6 +150,8 @@ class LambdaService:
                                             int(cfg.get("EphemeralStorage", {}).get("Size", 512))),
             env=dict(cfg.get("Environment", {}).get("Variables", {})),
             code_dir=code_dir, opt_dir=opt_dir, reserved_concurrency=conc, code_sha256=sha,
+            max_retry_attempts=int(invoke_cfg.get("MaximumRetryAttempts", 2)),
+            max_event_age_s=int(invoke_cfg.get("MaximumEventAgeInSeconds", 21600)),
         )
 
     def _unpack(self, shas: list[str], kind: str) -> Path:

@@ -145,3 +145,6 @@ def create_function(stack: LocalStack, fn) -> None:
     lam.create_function(**args)
     if fn.reserved_concurrency is not None:
         lam.put_function_concurrency(FunctionName=fn.name, ReservedConcurrentExecutions=fn.reserved_concurrency)
+    if (fn.max_retry_attempts, fn.max_event_age_s) != (2, 21600):
+        lam.put_function_event_invoke_config(FunctionName=fn.name, MaximumRetryAttempts=fn.max_retry_attempts,
+                                             MaximumEventAgeInSeconds=fn.max_event_age_s)

@@ -1,8 +1,9 @@
 """LambdaRuntime: invoke functions as AWS does, with real processes and real limits.
 
 It owns the warm pools of instances, reserved-concurrency slots, the async
-event queue with AWS's retry policy (3 attempts, same request id), and the
-records/logs that tests assert on.
+event queue with the function's retry policy (1 + MaximumRetryAttempts attempts,
+same request id, none after MaximumEventAgeInSeconds), and the records/logs that
+tests assert on.
 """
 from __future__ import annotations
 
@@ -209,8 +210,13 @@ class LambdaRuntime:
     # -- async -----------------------------------------------------------------
     def _async_event(self, spec: FunctionSpec, payload: bytes, rid: str) -> None:
         try:
-            for attempt in (1, 2, 3):
+            queued = time.monotonic()
+            attempts = 1 + max(0, int(spec.max_retry_attempts))
+            for attempt in range(1, attempts + 1):
                 if self._closed.is_set():
+                    return
+                if attempt > 1 and time.monotonic() - queued > spec.max_event_age_s:
+                    log.info("async event %s of %s dropped: older than %s s", rid, spec.name, spec.max_event_age_s)
                     return
                 if spec.reserved_concurrency == 0:
                     # AWS keeps retrying throttled events for hours, then drops them; we drop at once.
@@ -222,7 +228,7 @@ class LambdaRuntime:
                     att = self._attempt(spec, payload, rid, "Event", attempt)
                 finally:
                     self._release(spec)
-                if not att.failed or attempt == 3:
+                if not att.failed or attempt == attempts:
                     return
                 delay = self.async_retry_delays[min(attempt - 1, len(self.async_retry_delays) - 1)]
                 if self._closed.wait(delay):

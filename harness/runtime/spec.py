@@ -20,6 +20,8 @@ class FunctionSpec:
     code_dir: Path
     opt_dir: Path | None
     reserved_concurrency: int | None = None
+    max_retry_attempts: int = 2       # async: retries after the first attempt (EventInvokeConfig; AWS default 2)
+    max_event_age_s: int = 21600      # async: an event older than this is dropped, not retried
     code_sha256: str = ""  # instances are reused only while name + code_sha256 + config are unchanged
 
     def instance_key(self) -> tuple:

@@ -6,6 +6,7 @@ expected values (memory, timeout, handler) from it instead of restating them.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,9 @@ class FunctionDecl:
     enabled: bool
     reserved_concurrency: int | None
     file: str
+    # aws_lambda_function_event_invoke_config; AWS's defaults when none is declared
+    max_retry_attempts: int = 2
+    max_event_age_s: int = 21600
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,17 @@ def load_stack(tf_dir: Path, *, workspace: str | None = None, overrides: dict | 
             reserved_concurrency=None if reserved in (-1, None) or isinstance(reserved, Unknown) else int(reserved),
             file=str(_source_file(tf_dir, address)),
         )
+    by_name = {fn.name: key for key, fn in functions.items()}
+    for address, body in resources.items():
+        if not address.startswith("aws_lambda_function_event_invoke_config."):
+            continue
+        name = str(evaluate(body["function_name"], resolve))
+        if name not in by_name:
+            raise StackError(f"{address}: function_name {name!r} is no aws_lambda_function of this stack")
+        key = by_name[name]
+        functions[key] = dataclasses.replace(
+            functions[key], max_retry_attempts=int(evaluate(body.get("maximum_retry_attempts", 2), resolve)),
+            max_event_age_s=int(evaluate(body.get("maximum_event_age_in_seconds", 21600), resolve)))
     return StackSpec(tf_dir=tf_dir, workspace=workspace, region=region, account=account,
                      variables=variables, bucket=bucket, table=table, role_name=role_name,
                      role_arn=f"arn:aws:iam::{account}:role/{role_name}", policy=policy,

@@ -90,7 +90,7 @@ class AwsTarget(Target):
         return {"name": "aws", "account": self.account, "region": self.region,
                 "endpoint": os.environ.get("AWS_ENDPOINT_URL", "AWS default endpoints"),
                 "outputs": self.outputs_source, "workspace": self.stack.workspace, "run_id": self.run_id,
-                "package_sha256": self.package().sha256,
+                **self.sources.code_identity(),
                 "package_note": "sha256 of the package built from this checkout (deployed code is compared "
                                 "by CodeSha256 in step 1A)"}
 

@@ -97,6 +97,16 @@ class Sources:
 
         return build.build_package(self.lambda_src, self.build_dir / "function.zip")
 
+    def code_identity(self) -> dict:
+        """What this run validates, for the ledger: package, layer, terraform and backend hashes."""
+        from harness import ledger
+        from harness.stack import build
+
+        backend = (self.backend_src / "backend") if self.backend_src else build.REPO / "backend"
+        return {"package_sha256": self.package().sha256, "layer_sha256": self.layer().sha256,
+                "terraform_sha256": ledger.tree_sha256(self.terraform_dir, ("*.tf", "*.tfvars")),
+                "backend_sha256": ledger.tree_sha256(backend, ("*.py",))}
+
     def layer(self):
         from harness.stack import build
 

@@ -155,7 +155,7 @@ class LocalTarget(Target):
     def identity(self) -> dict:
         return {"name": "local", "endpoint": self.local.endpoint, "region": self.stack.region,
                 "account": self.stack.account, "workspace": self.stack.workspace,
-                "package_sha256": self.local.package.sha256, "layer_sha256": self.local.layer.sha256,
+                **self.sources.code_identity(),
                 "storage_mode": self.local.runtime.storage_mode,
                 "fidelity": self.local.runtime.fidelity(
                     tuple(sorted({fn.runtime for fn in self.stack.enabled_functions}))),

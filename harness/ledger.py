@@ -1,0 +1,99 @@
+"""The rollout ledger: one line per run in <report dir>/ledger.jsonl, keyed by code identity.
+
+A run's code identity is what it validated: the package and layer sha256 and hashes of the
+terraform files and the backend. An aws run cannot prove the fault drills (they need the
+embedded target's fault injection), so an aws verdict reads the local evidence of the same
+identity from the ledger: it is GO only if local GO runs of that identity passed every
+local-only test of its steps. Appends are one write of one line under a file lock, so
+concurrent runs never interleave or corrupt it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from filelock import FileLock
+
+NAME = "ledger.jsonl"
+IDENTITY_KEYS = ("package_sha256", "layer_sha256", "terraform_sha256", "backend_sha256")
+
+
+def tree_sha256(root: Path, patterns: tuple[str, ...]) -> str:
+    """sha256 over (relative path, bytes) of the files matching patterns under root, sorted."""
+    digest = hashlib.sha256()
+    root = Path(root)
+    files = sorted({p for pattern in patterns for p in root.rglob(pattern) if p.is_file()
+                    and "__pycache__" not in p.parts and ".terraform" not in p.parts})
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def identity_of(code: dict) -> dict:
+    return {k: code.get(k) for k in IDENTITY_KEYS}
+
+
+def append(report_dir: Path, entry: dict) -> Path:
+    path = Path(report_dir) / NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(entry, sort_keys=True, default=str) + "\n").encode()
+    with FileLock(str(path) + ".lock", timeout=60):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    return path
+
+
+def read(report_dir: Path) -> list[dict]:
+    path = Path(report_dir) / NAME
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue        # a torn line from an old writer: skip it, never fail the run on it
+    return out
+
+
+def local_evidence(entries: list[dict], identity: dict) -> set[str]:
+    """Local-only tests that local GO runs of this exact code identity passed."""
+    covered: set[str] = set()
+    for e in entries:
+        if e.get("target") == "local" and e.get("verdict") == "GO" and identity_of(e.get("code", {})) == identity:
+            covered.update(e.get("local_only_passed", []))
+    return covered
+
+
+def missing_local_evidence(entries: list[dict], identity: dict, needed: list[str]) -> list[str]:
+    """Local-only tests an aws run of `identity` needs that no matching local GO passed (pure)."""
+    if not needed:
+        return []
+    if any(v is None for v in identity.values()):
+        return sorted(needed)
+    covered = local_evidence(entries, identity)
+    return sorted(t for t in needed if t not in covered)
+
+
+def summary_rows(entries: list[dict], now: float | None = None) -> list[list]:
+    """Per step and target, the last verdict with its code identity and age (for `python -m harness ledger`)."""
+    now = now or time.time()
+    last: dict[tuple, dict] = {}
+    for e in entries:
+        for sid, status in (e.get("steps") or {}).items():
+            last[(sid, e.get("target"))] = {**e, "step_status": status}
+    rows = []
+    for (sid, target), e in sorted(last.items()):
+        code = e.get("code", {})
+        age_h = (now - float(e.get("finished", now))) / 3600
+        rows.append([sid, target, e["step_status"], e.get("verdict"), (code.get("commit") or "?")[:10],
+                     (code.get("package_sha256") or "?")[:12], f"{age_h:.1f} h", e.get("report", "")])
+    return rows

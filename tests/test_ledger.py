@@ -1,0 +1,74 @@
+"""The rollout ledger: append-only, keyed by code identity, and the source of an aws run's local evidence."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from harness import ledger
+from harness.report import RunFacts, StepFacts, build_report
+
+REPO = Path(__file__).resolve().parents[1]
+ID = {"package_sha256": "p1", "layer_sha256": "l1", "terraform_sha256": "t1", "backend_sha256": "b1"}
+
+
+def entry(target="local", verdict="GO", code=ID, passed=("phases/test_4b_x.py::test_drill",), **kw) -> dict:
+    return {"finished": 1_800_000_000.0, "verdict": verdict, "target": target, "rollout_step": "4",
+            "steps": {"4B": "passed"}, "code": dict(code, commit="abc"), "report": "reports/x.md",
+            "local_only_passed": list(passed), **kw}
+
+
+def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
+    def write(i: int) -> None:
+        for j in range(20):
+            ledger.append(tmp_path, entry(report=f"r{i}-{j}" + "x" * 5000))
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = (tmp_path / ledger.NAME).read_text().splitlines()
+    assert len(lines) == 80 and all(json.loads(line)["target"] == "local" for line in lines)
+
+
+def test_an_aws_run_needs_a_local_go_of_the_same_code_identity() -> None:
+    needed = ["phases/test_4b_x.py::test_drill", "phases/test_4b_x.py::test_other"]
+    entries = [entry(), entry(verdict="NO-GO", passed=needed), entry(code=dict(ID, package_sha256="p2"), passed=needed)]
+    assert ledger.missing_local_evidence(entries, ID, needed) == ["phases/test_4b_x.py::test_other"]
+    assert ledger.missing_local_evidence(entries + [entry(passed=needed)], ID, needed) == []
+    assert ledger.missing_local_evidence([], ID, []) == []
+
+
+def test_an_aws_run_with_no_matching_local_go_is_no_go_naming_what_is_missing() -> None:
+    step = StepFacts(id="4B", status="passed", summary="GO (3 passed)", passed=3, failed=0, skipped=0, blocked=0,
+                     duration=1.0, failures=[], missing=[], evidence={}, metrics={}, warnings={})
+    facts = RunFacts(target={"name": "aws"}, code=dict(ID), rollout_step="4", selected=("4B",), steps=[step],
+                     started=0.0, finished=1.0, exitstatus=0, ledger_gap=["phases/test_4b_x.py::test_drill"])
+    report = build_report(facts)
+    assert report.verdict == "NO-GO"
+    assert "1 local-only check (fault drills) have no local GO of this code identity" in report.headline
+    assert "pytest phases/ -m local --phase 4B" in report.headline
+    assert "- phases/test_4b_x.py::test_drill" in report.markdown and report.data["ledger_gap"]
+
+
+def test_tree_hash_changes_with_content_not_with_mtime(tmp_path: Path) -> None:
+    (tmp_path / "a.tf").write_text("x = 1\n")
+    first = ledger.tree_sha256(tmp_path, ("*.tf",))
+    (tmp_path / "a.tf").write_text("x = 1\n")
+    assert ledger.tree_sha256(tmp_path, ("*.tf",)) == first
+    (tmp_path / "a.tf").write_text("x = 2\n")
+    assert ledger.tree_sha256(tmp_path, ("*.tf",)) != first
+
+
+def test_the_ledger_command_prints_the_last_verdict_per_step(tmp_path: Path) -> None:
+    ledger.append(tmp_path, entry())
+    ledger.append(tmp_path, entry(target="aws", verdict="NO-GO", steps={"4B": "failed"}))
+    out = subprocess.run([sys.executable, "-m", "harness", "ledger", "--report-dir", str(tmp_path)], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "| 4B     | aws      | failed   | NO-GO" in out.stdout and "| 4B     | local    | passed   | GO" in out.stdout
+    empty = subprocess.run([sys.executable, "-m", "harness", "ledger", "--report-dir", str(tmp_path / "none")],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 1 and "make validate" in empty.stdout
