@@ -71,10 +71,13 @@ class BackendClient:
     def status(self, job_id: str) -> dict:
         return self._json(requests.get(f"{self.base}/api/jobs/{job_id}/status", timeout=self.timeout), (200,))
 
-    def wait(self, job_id: str, *, timeout: float, interval: float = 0.1) -> dict:
-        """Poll the status endpoint until COMPLETED or FAILED; bounded, logging each change."""
+    def wait(self, job_id: str, *, timeout: float, interval: float = 0.1, stuck=None) -> dict:
+        """Poll the status endpoint until COMPLETED or FAILED; bounded, logging each change.
+        stuck(job_id, status) -> reason | None (the target's stuck_reason) fails a job no invocation is
+        left to finish, at once, quoting the function's own error."""
         deadline = time.monotonic() + timeout
         last = None
+        stuck_since = None
         while True:
             body = self.status(job_id)
             if body.get("status") != last:
@@ -82,6 +85,10 @@ class BackendClient:
                 log.info("job %s: %s", job_id, last)
             if last in ("COMPLETED", "FAILED"):
                 return body
+            reason = stuck(job_id, last) if stuck is not None else None
+            stuck_since = (stuck_since or time.monotonic()) if reason else None
+            if reason and time.monotonic() - stuck_since >= 1.0:
+                raise AssertionError(reason)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {last} after {timeout:.0f} s via /api/jobs/{job_id}/status")
             time.sleep(interval)

@@ -29,7 +29,7 @@ def _run(target, fixture, evidence) -> dict:
     assert started["status"] == "processing_started", started
     assert started["check_status_url"].endswith(f"/api/jobs/{job_id}/status"), started
     timeout = target.stack.function("video_processor").timeout_s + 30
-    final = api.wait(job_id, timeout=timeout)
+    final = api.wait(job_id, timeout=timeout, stuck=target.stuck_reason)
     elapsed = time.monotonic() - t0
     if fixture.expected["status"] == "FAILED":
         want = reason_class(fixture.expected["reason_class"])
@@ -107,7 +107,7 @@ def test_job_is_queued_before_the_processor_is_invoked(target, manifest, evidenc
                           only_function=False) as rule:
             started = api.upload_complete(key, job_id)
         assert started["processing_method"] == "lambda", started
-        final = api.wait(job_id, timeout=120)
+        final = api.wait(job_id, timeout=120, stuck=target.stuck_reason)
     assert rule.hits == 1, f"the backend's QUEUED write was not seen ({rule.hits})"
     assert final["status"] == "COMPLETED", final
     created = datetime.fromisoformat(final["created_at"].replace("Z", "+00:00")).timestamp()

@@ -17,7 +17,8 @@ def _submit(target, api: BackendClient, key: str) -> tuple[str, dict]:
 
 
 def _finish(target, api, job_id: str, fixture) -> dict:
-    final = api.wait(job_id, timeout=target.stack.function("video_processor").timeout_s + 30)
+    final = api.wait(job_id, timeout=target.stack.function("video_processor").timeout_s + 30,
+                     stuck=target.stuck_reason)
     inv = check_job(target, job_id, fixture=fixture, expect="COMPLETED", verify_media=False)
     assert inv.ok, inv.summary()
     return final

@@ -17,7 +17,8 @@ def _run_once(target, api: BackendClient, key: str, fixture=None) -> tuple[float
     job_id = target.new_job_id()
     t0 = time.monotonic()
     api.upload_complete(key, job_id)
-    final = api.wait(job_id, timeout=target.stack.function("video_processor").timeout_s + 30, interval=0.05)
+    final = api.wait(job_id, timeout=target.stack.function("video_processor").timeout_s + 30, interval=0.05,
+                     stuck=target.stuck_reason)
     elapsed = time.monotonic() - t0
     assert final["status"] == "COMPLETED", f"{job_id}: {final['status']} {final.get('error_message')}"
     # checked after the clock stopped: segment truth on every job of both paths

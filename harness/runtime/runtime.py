@@ -77,6 +77,7 @@ class LambdaRuntime:
         self._latest_key: dict[str, tuple] = {}
         self._running: dict[str, int] = defaultdict(int)
         self._pending_async = 0
+        self._inflight: dict[str, bytes] = {}     # async events not finished yet (retries included)
         self._records: list[InvocationRecord] = []
         self._logs: deque[tuple[str, str]] = deque(maxlen=MAX_LOG_LINES)
         atexit.register(self.close)
@@ -94,6 +95,7 @@ class LambdaRuntime:
         if invocation_type == "Event":
             with self._cond:
                 self._pending_async += 1
+                self._inflight[rid] = payload
             threading.Thread(target=self._async_event, args=(spec, payload, rid),
                              name=f"lambda-event-{rid[:8]}", daemon=True).start()
             return InvokeResult(202, b"", None, None, rid)
@@ -122,6 +124,11 @@ class LambdaRuntime:
                     return False
                 self._cond.wait(min(left, 0.5))
             return True
+
+    def in_flight_events(self) -> list[bytes]:
+        """Payloads of async events still queued, running or waiting to retry."""
+        with self._lock:
+            return list(self._inflight.values())
 
     def records(self, function_name: str | None = None) -> list[InvocationRecord]:
         with self._lock:
@@ -239,6 +246,7 @@ class LambdaRuntime:
         finally:
             with self._cond:
                 self._pending_async -= 1
+                self._inflight.pop(rid, None)
                 self._cond.notify_all()
 
     # -- instances -------------------------------------------------------------

@@ -25,6 +25,13 @@ class TargetError(RuntimeError):
     """The target cannot be used; the message says why and what to do."""
 
 
+class JobStuck(AssertionError):
+    """A job is not finished and no invocation of it is left to finish it; the message quotes why."""
+
+
+STUCK_GRACE_S = 1.0     # a finished invocation's last write must have landed by then
+
+
 @dataclass
 class Invocation:
     status_code: int
@@ -240,11 +247,18 @@ class Target:
         des = TypeDeserializer()
         return {k: des.deserialize(v) for k, v in item.items()}
 
+    def stuck_reason(self, job_id: str, status: str | None) -> str | None:
+        """Why a job that is not finished never will be (its invocations all ended), where the target
+        can see invocations; None when it may still finish or when this target cannot tell."""
+        return None
+
     def wait_for_job(self, job_id: str, *, timeout: float, interval: float = 0.1,
                      until: tuple[str, ...] = TERMINAL) -> dict:
-        """Poll the job record until it reaches one of `until`; bounded, with progress in the log."""
+        """Poll the job record until it reaches one of `until`; bounded, with progress in the log.
+        A job whose invocations have all ended without finishing it fails at once, quoting why."""
         deadline = time.monotonic() + timeout
         last = None
+        stuck_since = None
         while True:
             job = self.get_job(job_id)
             status = job.get("status") if job else None
@@ -253,6 +267,10 @@ class Target:
                 last = status
             if status in until:
                 return job
+            reason = self.stuck_reason(job_id, status) if until == TERMINAL else None
+            stuck_since = (stuck_since or time.monotonic()) if reason else None
+            if reason and time.monotonic() - stuck_since >= STUCK_GRACE_S:
+                raise JobStuck(reason)
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"job {job_id} still {status or 'absent'} after {timeout:.0f} s "
                                    f"(waiting for {'/'.join(until)})")

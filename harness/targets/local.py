@@ -121,6 +121,21 @@ class LocalTarget(Target):
         name = self.stack.function(key).name
         return [r for r in self.local.runtime.records(name) if job_id.encode() in (r.event or b"")]
 
+    def stuck_reason(self, job_id: str, status: str | None) -> str | None:
+        if any(job_id.encode() in payload for payload in self.local.runtime.in_flight_events()):
+            return None
+        runs = [r for r in self.local.runtime.records() if job_id.encode() in (r.event or b"")]
+        if not runs:
+            return None
+        last = runs[-1]
+        said = last.payload.decode("utf-8", "replace")[:300]
+        lines = [ln for ln in self.local.runtime.logs(last.function_name) if last.request_id in ln
+                 and not ln.startswith(("START", "END", "REPORT"))]
+        tail = f"; its log: {lines[-1][:300]}" if lines else ""
+        return (f"job {job_id} is still {status or 'absent'} but its {len(runs)} invocation attempt(s) of "
+                f"{last.function_name} ended; the last ended {last.outcome}"
+                + (f" ({last.error_type})" if last.error_type else "") + f" and returned {said}{tail}")
+
     def runtime_records(self, job_ids, key: str = "video_processor") -> list:
         return [r for j in job_ids for r in self.invocations_for_job(j, key)]
 
