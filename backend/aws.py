@@ -308,6 +308,24 @@ class JobStore:
             raise
         return True
 
+    def mark_stale(self, job_id: str, seen_updated_at: str, reason: str) -> bool:
+        """PROCESSING -> FAILED only if the record is exactly the one judged stale (same updated_at):
+        a COMPLETED that lands meanwhile is never overwritten, and a stale write never clobbers it."""
+        fields = {"status": "FAILED", "error_message": reason, "updated_at": utc_now_iso()}
+        names = {f"#f{i}": k for i, k in enumerate(fields)} | {"#st": "status", "#up": "updated_at"}
+        values = {f":v{i}": _ser.serialize(_to_ddb(v)) for i, v in enumerate(fields.values())}
+        values |= {":processing": {"S": "PROCESSING"}, ":seen": {"S": seen_updated_at}}
+        try:
+            call_aws(self._client, "UpdateItem", TableName=self._table, Key={HASH_KEY: {"S": job_id}},
+                     UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                     ConditionExpression="#st = :processing AND #up = :seen",
+                     ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def mark_failed(self, job_id: str, reason: str) -> bool:
         """FAILED only while still QUEUED: never clobber a job a processor has claimed."""
         return self.update(job_id, {"status": "FAILED", "error_message": reason}, only_if_status=QUEUED)

@@ -7,6 +7,7 @@ validation always answers first: a bad body is a 422 even when AWS is down.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +18,7 @@ from backend.errors import ApiError
 from backend.routing import start_job
 from backend.schemas import UploadCompleteRequest, segment_value
 from backend.settings import Settings
+from video_processor.core import TIMESTAMP_FORMAT
 
 router = APIRouter(prefix="/api")
 
@@ -46,14 +48,30 @@ def upload_complete(body: UploadCompleteRequest, request: Request) -> dict[str, 
     )
 
 
+def _age_s(stamp: object) -> float | None:
+    try:
+        then = datetime.strptime(str(stamp), TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return (datetime.now(timezone.utc) - then).total_seconds()
+
+
 @router.get("/jobs/{job_id}/status")
 def job_status(job_id: uuid.UUID, request: Request) -> dict[str, Any]:
     """Job record plus presigned download URLs once COMPLETED; 404 for unknown ids."""
     settings = get_settings(request)
     jid = str(job_id)
-    job = get_store(request).get(jid)
+    store = get_store(request)
+    job = store.get(jid)
     if job is None:
         raise ApiError(404, f"Job {jid} not found", job_id=jid)
+    age = _age_s(job.get("updated_at"))
+    limit = settings.PROCESSING_STALE_AFTER_SECONDS
+    if job.get("status") == "PROCESSING" and age is not None and age > limit:
+        reason = (f"Stale: PROCESSING for {age:.0f} s without an update, longer than the processor's "
+                  f"timeout plus margin ({limit} s); the function was killed or crashed")
+        store.mark_stale(jid, job["updated_at"], reason)
+        job = store.get(jid) or job      # FAILED now, or whatever the processor wrote meanwhile
     segments = [str(k) for k in (job.get("output_s3_urls") or [])]
     status = job.get("status")
     download_urls: list[str] = []

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     FFMPEG_PATH: str = Field(default_factory=default_ffmpeg_path)
     SEGMENT_DURATION: int = Field(default=10, ge=1, le=600)
     PRESIGNED_URL_EXPIRES_SECONDS: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    # A job PROCESSING longer than this is reported FAILED ("Stale"): the processor's timeout (900 s)
+    # plus a margin. An OOM kill or a crash leaves no one else to say so.
+    PROCESSING_STALE_AFTER_SECONDS: int = Field(default=960, ge=1)
 
     @model_validator(mode="after")
     def _derive_function_names(self) -> "Settings":

@@ -85,3 +85,44 @@ def test_unconfigured_table_is_503_naming_the_setting():
     with backend_env(DYNAMODB_TABLE_NAME="") as env:
         r = env.client.get(f"/api/jobs/{uuid.uuid4()}/status")
         assert r.status_code == 503 and "DYNAMODB_TABLE_NAME" in r.json()["detail"]["message"]
+
+
+def test_a_job_processing_past_the_timeout_is_reported_failed_as_stale():
+    with backend_env(PROCESSING_STALE_AFTER_SECONDS=60) as env:
+        jid = str(uuid.uuid4())
+        env.put_job(jid, status="PROCESSING", created_at="2025-01-01T00:00:00.000000Z",
+                    updated_at="2025-01-01T00:00:01.000000Z", s3_key="uploads/a.mp4")
+        data = env.client.get(f"/api/jobs/{jid}/status").json()
+        assert data["status"] == "FAILED"
+        assert data["error_message"].startswith("Stale: PROCESSING for ")
+        assert data["updated_at"] > "2025-01-01T00:00:01.000000Z"
+
+
+def test_a_recent_processing_job_and_a_completed_one_are_left_alone():
+    from datetime import datetime, timezone
+
+    with backend_env(PROCESSING_STALE_AFTER_SECONDS=60) as env:
+        fresh, done = str(uuid.uuid4()), str(uuid.uuid4())
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        env.put_job(fresh, status="PROCESSING", created_at=now, updated_at=now, s3_key="uploads/a.mp4")
+        env.put_job(done, status="COMPLETED", created_at="2025-01-01T00:00:00.000000Z",
+                    updated_at="2025-01-01T00:00:01.000000Z", s3_key="uploads/a.mp4",
+                    output_s3_urls=[f"processed/{done}/segment_000.mp4"], segments_created=1)
+        assert env.client.get(f"/api/jobs/{fresh}/status").json()["status"] == "PROCESSING"
+        assert env.client.get(f"/api/jobs/{done}/status").json()["status"] == "COMPLETED"
+
+
+def test_a_stale_write_never_clobbers_a_completed_that_landed_meanwhile():
+    """The conditional write names the record it judged: a COMPLETED written between read and write wins."""
+    with backend_env(PROCESSING_STALE_AFTER_SECONDS=60) as env:
+        from backend.aws import JobStore
+
+        jid = str(uuid.uuid4())
+        env.put_job(jid, status="PROCESSING", created_at="2025-01-01T00:00:00.000000Z",
+                    updated_at="2025-01-01T00:00:01.000000Z", s3_key="uploads/a.mp4")
+        env.put_job(jid, status="COMPLETED", created_at="2025-01-01T00:00:00.000000Z",
+                    updated_at="2025-01-01T00:00:09.000000Z", s3_key="uploads/a.mp4",
+                    output_s3_urls=[f"processed/{jid}/segment_000.mp4"], segments_created=1)
+        store = JobStore(env.ddb, env.settings.DYNAMODB_TABLE_NAME)
+        assert store.mark_stale(jid, "2025-01-01T00:00:01.000000Z", "Stale: test") is False
+        assert env.client.get(f"/api/jobs/{jid}/status").json()["status"] == "COMPLETED"

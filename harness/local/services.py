@@ -97,6 +97,7 @@ def backend_env(stack, *, redis_url: str, use_lambda: bool = True, backend_src: 
         "AWS_REGION": spec.region, "AWS_DEFAULT_REGION": spec.region,
         "AWS_BUCKET_NAME": spec.bucket, "DYNAMODB_TABLE_NAME": spec.table.name,
         "LAMBDA_FUNCTION_NAME": spec.function("video_processor").name,
+        "PROCESSING_STALE_AFTER_SECONDS": str(int(spec.function("video_processor").timeout_s) + 60),
         "USE_LAMBDA_PROCESSING": "true" if use_lambda else "false", "ENABLE_TEST_ENDPOINTS": "true",
         "REDIS_URL": redis_url, "FFMPEG_PATH": imageio_ffmpeg.get_ffmpeg_exe(),
         "PYTHONPATH": os.pathsep.join([str(p) for p in (backend_src, REPO, REPO / "lambda_src") if p]),
