@@ -37,7 +37,27 @@ def create_app(
     if settings.ENABLE_TEST_ENDPOINTS:
         app.include_router(routes_test.router)
         log.warning("test endpoints enabled (ENABLE_TEST_ENDPOINTS=true)")
+    if settings.FAILURE_QUEUE_URL:
+        _consume_failures(app, settings)
     return app
+
+
+def _consume_failures(app: FastAPI, settings: Settings) -> None:
+    """Start the on-failure destination consumer with the app, stop it with the app."""
+    from backend.aws import JobStore, make_client
+    from backend.failures import FailureConsumer
+
+    state: dict = {}
+
+    @app.on_event("startup")
+    def _start() -> None:
+        store = JobStore(app.state.aws.dynamodb, settings.DYNAMODB_TABLE_NAME)
+        state["consumer"] = FailureConsumer(make_client("sqs"), settings.FAILURE_QUEUE_URL, store).start()
+
+    @app.on_event("shutdown")
+    def _stop() -> None:
+        if "consumer" in state:
+            state["consumer"].stop()
 
 
 app = create_app()

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # A job PROCESSING longer than this is reported FAILED ("Stale"): the processor's timeout (900 s)
     # plus a margin. An OOM kill or a crash leaves no one else to say so.
     PROCESSING_STALE_AFTER_SECONDS: int = Field(default=960, ge=1)
+    # The processor's on-failure destination (terraform output failure_queue_url); empty: not consumed.
+    FAILURE_QUEUE_URL: str = ""
 
     @model_validator(mode="after")
     def _derive_function_names(self) -> "Settings":

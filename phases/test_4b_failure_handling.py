@@ -153,6 +153,29 @@ def test_missing_ffmpeg_fails_the_job_with_a_reason(target, manifest, evidence) 
     _assert_final(target, evidence, "ffmpeg missing from the layer", job_id, "FAILED", reason="FfmpegUnavailable")
 
 
+@pytest.mark.contract("F4")
+@pytest.mark.local_only
+@pytest.mark.injects("memory_limit")
+def test_an_oom_killed_job_ends_failed_through_the_on_failure_destination(target, manifest, evidence) -> None:
+    """The processor gets 32 MB (a local-only size below Lambda's 128 MB minimum): the kernel kills it on
+    every attempt, so it can never report itself. Lambda's on-failure record reaches the backend's consumer,
+    which marks the job FAILED with Lambda's reason, in seconds rather than after the function's timeout."""
+    fixture = manifest["short_3s"]
+    fn = target.stack.function(PROCESSOR)
+    assert fn.on_failure, "terraform declares no on-failure destination for the processor"
+    target.backend()                      # the consumer runs in the backend
+    t0 = time.monotonic()
+    with target.function_config(PROCESSOR, MemorySize=32):
+        job_id, job = _process(target, fixture, wait=120)
+    elapsed = time.monotonic() - t0
+    attempts = target.invocations_for_job(job_id)
+    assert [a.outcome for a in attempts] == ["oom"] * (1 + fn.max_retry_attempts), [a.outcome for a in attempts]
+    _assert_final(target, evidence, "OOM kill on every attempt (on-failure destination)", job_id, "FAILED",
+                  reason="Runtime.OutOfMemory")
+    assert "RetriesExhausted" in job["error_message"], job["error_message"]
+    evidence.add("reliable", f"OOM-killed job FAILED through the on-failure destination in {elapsed:.1f} s")
+
+
 @pytest.mark.contract("F1", "F3")
 @pytest.mark.local_only
 def test_tmp_exhausted_fails_the_job_cleanly(target, manifest, evidence) -> None:

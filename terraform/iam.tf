@@ -45,6 +45,13 @@ data "aws_iam_policy_document" "lambda" {
     resources = [aws_dynamodb_table.jobs.arn]
   }
 
+  # Lambda sends the on-failure destination record with the function's execution role.
+  statement {
+    sid       = "FailureDestination"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.processor_failures.arn]
+  }
+
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]

@@ -130,4 +130,10 @@ resource "aws_lambda_function_event_invoke_config" "video_processor" {
   function_name                = aws_lambda_function.video_processor.function_name
   maximum_retry_attempts       = 2
   maximum_event_age_in_seconds = 3600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.processor_failures.arn
+    }
+  }
 }

@@ -43,3 +43,7 @@ output "test_function_names" {
 output "stage" {
   value = var.stage
 }
+
+output "failure_queue_url" {
+  value = aws_sqs_queue.processor_failures.url
+}

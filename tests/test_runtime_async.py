@@ -147,3 +147,31 @@ def test_async_attempts_follow_the_declared_maximum_retry_attempts(tmp_path: Pat
     rt.invoke(spec, b"{}", invocation_type="Event")
     assert rt.wait_idle(20)
     assert [r.attempt for r in rt.records(f"r{retries}")] == list(range(1, retries + 2))
+
+
+def test_an_event_that_fails_every_attempt_goes_to_the_on_failure_destination(tmp_path: Path, code: Path) -> None:
+    """The record has the shape AWS documents for destinations (invocation-async-retain-records.html)."""
+    import dataclasses
+
+    sent: list[tuple[str, dict]] = []
+    arn = "arn:aws:sqs:us-east-1:123456789012:failures"
+    with LambdaRuntime(tmp_path / "d", async_retry_delays=(0.1, 0.1),
+                       deliver=lambda dest, body: sent.append((dest, json.loads(body)))) as rt:
+        spec = dataclasses.replace(make_spec(code, "app.fail", name="dst"), on_failure=arn)
+        res = rt.invoke(spec, b'{"job_id": "j1"}', invocation_type="Event")
+        ok = dataclasses.replace(make_spec(code, "app.ok", name="dst-ok"), on_failure=arn)
+        rt.invoke(ok, b"{}", invocation_type="Event")
+        assert rt.wait_idle(20)
+    assert len(sent) == 1, sent
+    dest, record = sent[0]
+    assert dest == arn
+    assert set(record) == {"version", "timestamp", "requestContext", "requestPayload", "responseContext",
+                           "responsePayload"}
+    assert record["version"] == "1.0" and record["timestamp"].endswith("Z")
+    assert record["requestContext"] == {"requestId": res.request_id,
+                                        "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:dst:$LATEST",
+                                        "condition": "RetriesExhausted", "approximateInvokeCount": 3}
+    assert record["requestPayload"] == {"job_id": "j1"}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert record["responsePayload"]["errorMessage"] == "always fails"

@@ -127,3 +127,15 @@ def test_var_overrides_and_workspaces_resolve(stack_copy) -> None:
         load_stack(tf, overrides={"nope": "1"})
     with pytest.raises(StackError, match="must be true or false"):
         load_stack(tf, overrides={"enable_test_functions": "maybe"})
+
+
+def test_the_failure_queue_grant_must_be_send_only_to_the_declared_destination(stack_copy) -> None:
+    tf, src = stack_copy
+    edit(tf / "iam.tf", 'actions   = ["sqs:SendMessage"]', 'actions   = ["sqs:SendMessage", "sqs:DeleteMessage"]')
+    bad = failures(tf, src)
+    assert len(bad) == 1 and "FailureDestination" in bad[0] and "sqs:DeleteMessage" in bad[0], bad
+
+
+def test_the_processor_declares_an_on_failure_destination_and_retries() -> None:
+    fn = load_stack(REPO / "terraform").function("video_processor")
+    assert fn.on_failure and fn.on_failure.startswith("arn:aws:sqs:") and fn.max_retry_attempts == 2

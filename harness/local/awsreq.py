@@ -28,6 +28,7 @@ class AwsRequest:
     signature: str = "none"          # v4-header | v4-query | v2-query | v2-header | none
     copy_source: str | None = None   # "bucket/key" of a CopyObject
     function: str | None = None      # Lambda function name of an Invoke
+    queue: str | None = None         # SQS queue name (from QueueUrl)
 
     @property
     def sigv2(self) -> bool:
@@ -60,6 +61,12 @@ def parse(method: str, path: str, query: str, headers: dict[str, str], body: byt
         m3 = _LAMBDA_INVOKE.match(unquote(path))
         req = AwsRequest("lambda", access, region, "Invoke" if m3 and method == "POST" else method,
                          function=m3.group(1) if m3 else None)
+    elif service == "sqs":
+        m4 = re.search(rb'QueueUrl"?\s*[:=]\s*"?([^"&\s]+)', body or b"") or re.search(
+            r"QueueUrl=([^&]+)", query or "")
+        url = unquote(m4.group(1).decode() if isinstance(m4.group(1), bytes) else m4.group(1)) if m4 else ""
+        req = AwsRequest("sqs", access, region, _operation(method, lower, params, body),
+                         queue=url.rstrip("/").rsplit("/", 1)[-1] or None)
     else:
         req = AwsRequest(service or "unknown", access, region, _operation(method, lower, params, body))
     return replace(req, signature=signature)

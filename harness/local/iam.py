@@ -42,6 +42,8 @@ def actions_and_resources(req: AwsRequest, region: str, account: str) -> list[tu
         return [(action, f"arn:aws:s3:::{req.bucket}")]
     if req.service == "dynamodb":
         return [(f"dynamodb:{req.operation}", f"arn:aws:dynamodb:{region}:{account}:table/{req.table}")]
+    if req.service == "sqs" and req.queue:
+        return [(f"sqs:{req.operation}", f"arn:aws:sqs:{region}:{account}:{req.queue}")]
     if req.service == "lambda":
         if req.operation == "Invoke":
             return [("lambda:InvokeFunction", f"arn:aws:lambda:{region}:{account}:function:{req.function}")]

@@ -152,6 +152,7 @@ class LambdaService:
             code_dir=code_dir, opt_dir=opt_dir, reserved_concurrency=conc, code_sha256=sha,
             max_retry_attempts=int(invoke_cfg.get("MaximumRetryAttempts", 2)),
             max_event_age_s=int(invoke_cfg.get("MaximumEventAgeInSeconds", 21600)),
+            on_failure=(invoke_cfg.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination"),
         )
 
     def _unpack(self, shas: list[str], kind: str) -> Path:

@@ -87,6 +87,14 @@ class Backend:
         return _tail(self.process(name).log, 200)
 
 
+def failure_queue_url(stack) -> str:
+    """The processor's on-failure destination queue on this stack, if terraform declares one."""
+    arn = stack.spec.function("video_processor").on_failure
+    if not arn:
+        return ""
+    return stack.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+
+
 def backend_env(stack, *, redis_url: str, use_lambda: bool = True, backend_src: Path | None = None) -> dict:
     import imageio_ffmpeg
 
@@ -98,6 +106,7 @@ def backend_env(stack, *, redis_url: str, use_lambda: bool = True, backend_src: 
         "AWS_BUCKET_NAME": spec.bucket, "DYNAMODB_TABLE_NAME": spec.table.name,
         "LAMBDA_FUNCTION_NAME": spec.function("video_processor").name,
         "PROCESSING_STALE_AFTER_SECONDS": str(int(spec.function("video_processor").timeout_s) + 60),
+        "FAILURE_QUEUE_URL": failure_queue_url(stack),
         "USE_LAMBDA_PROCESSING": "true" if use_lambda else "false", "ENABLE_TEST_ENDPOINTS": "true",
         "REDIS_URL": redis_url, "FFMPEG_PATH": imageio_ffmpeg.get_ffmpeg_exe(),
         "PYTHONPATH": os.pathsep.join([str(p) for p in (backend_src, REPO, REPO / "lambda_src") if p]),

@@ -80,6 +80,7 @@ def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_de
     runtime = LambdaRuntime(work_dir / "runtime", warm=warm, region=spec.region,
                             async_retry_delays=tuple(async_retry_delays),
                             endpoint_url=gateway.url, cpu_scaling=cpu_scaling, isolation=isolation,
+                            deliver=destination_sender(gateway.url, spec.region),
                             extra_env={"AWS_ACCESS_KEY_ID": FUNCTION_ACCESS_KEY,
                                        "AWS_SECRET_ACCESS_KEY": FUNCTION_SECRET,
                                        "AWS_SESSION_TOKEN": "local-session-token"})
@@ -96,6 +97,27 @@ def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_de
         stack.close()
         raise
     return stack
+
+
+def destination_sender(endpoint: str, region: str):
+    """Sends an on-failure record as Lambda does: SendMessage signed with the function's own role, so the
+    gateway's IAM check decides whether the role may (the queue URL is looked up with the harness's key)."""
+    import threading
+
+    lock = threading.Lock()
+    clients: dict = {}
+
+    def send(arn: str, body: bytes) -> None:
+        with lock:
+            if not clients:
+                clients["admin"] = boto3.client("sqs", endpoint_url=endpoint, region_name=region,
+                                                **HARNESS_CREDENTIALS)
+                clients["role"] = boto3.client("sqs", endpoint_url=endpoint, region_name=region,
+                                               aws_access_key_id=FUNCTION_ACCESS_KEY,
+                                               aws_secret_access_key=FUNCTION_SECRET)
+        url = clients["admin"].get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+        clients["role"].send_message(QueueUrl=url, MessageBody=body.decode())
+    return send
 
 
 def provision(stack: LocalStack) -> None:
@@ -122,6 +144,10 @@ def provision(stack: LocalStack) -> None:
         for i, st in enumerate(spec.policy)]}
     iam.put_role_policy(RoleName=spec.role_name, PolicyName=f"{spec.role_name}-policy",
                         PolicyDocument=json.dumps(policy))
+    if spec.queues:
+        sqs = stack.client("sqs")
+        for name in spec.queues.values():
+            sqs.create_queue(QueueName=name)
     layer_arns = {}
     for address, decl in spec.layers.items():
         resp = lam.publish_layer_version(LayerName=decl.name, Content={"ZipFile": stack.layer.path.read_bytes()},
@@ -145,6 +171,7 @@ def create_function(stack: LocalStack, fn) -> None:
     lam.create_function(**args)
     if fn.reserved_concurrency is not None:
         lam.put_function_concurrency(FunctionName=fn.name, ReservedConcurrentExecutions=fn.reserved_concurrency)
-    if (fn.max_retry_attempts, fn.max_event_age_s) != (2, 21600):
+    if (fn.max_retry_attempts, fn.max_event_age_s, fn.on_failure) != (2, 21600, None):
+        extra = {"DestinationConfig": {"OnFailure": {"Destination": fn.on_failure}}} if fn.on_failure else {}
         lam.put_function_event_invoke_config(FunctionName=fn.name, MaximumRetryAttempts=fn.max_retry_attempts,
-                                             MaximumEventAgeInSeconds=fn.max_event_age_s)
+                                             MaximumEventAgeInSeconds=fn.max_event_age_s, **extra)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import atexit
 import base64
+import json
 import logging
 import threading
 import time
 import uuid
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from . import awsruntime, fidelity, limits, sandbox
 from .instance import Attempt, Instance
@@ -28,13 +29,35 @@ TAIL_BYTES = 4096
 MAX_LOG_LINES = 200_000
 
 
+def destination_record(function_arn: str, request_id: str, request: bytes, response: bytes, condition: str,
+                       count: int) -> bytes:
+    """The JSON Lambda sends to an on-failure destination (pure)."""
+    def as_json(raw: bytes) -> object:
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw.decode("utf-8", "replace")
+    from datetime import datetime, timezone
+
+    return json.dumps({
+        "version": "1.0",
+        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "requestContext": {"requestId": request_id, "functionArn": f"{function_arn}:$LATEST",
+                           "condition": condition, "approximateInvokeCount": count},
+        "requestPayload": as_json(request),
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": as_json(response),
+    }).encode()
+
+
 class LambdaRuntime:
     """Runs Lambda functions locally as separate awslambdaric processes."""
 
     def __init__(self, work_dir: Path, *, extra_env: Mapping[str, str] = {}, async_retry_delays: tuple[float, float] = (1.0, 2.0),
                  warm: bool = True, region: str = "us-east-1", poll_interval: float = 0.05,
                  storage: str = "auto", account_id: str = ACCOUNT_ID, isolation: str = "auto",
-                 cpu_scaling: bool = True, endpoint_url: str | None = None) -> None:
+                 cpu_scaling: bool = True, endpoint_url: str | None = None,
+                 deliver: "Callable[[str, bytes], None] | None" = None) -> None:
         """extra_env: the role's credentials (AWS_ACCESS_KEY_ID...), which AWS sets too.
         endpoint_url: where the function's SDK calls go (a shared config file in the
         sandbox; AWS_ENDPOINT_URL in the fallback). isolation: auto | kernel | none."""
@@ -43,6 +66,7 @@ class LambdaRuntime:
         self.extra_env = dict(extra_env)
         self.endpoint_url = endpoint_url
         self.cpu_scaling = cpu_scaling
+        self.deliver = deliver          # (destination ARN, record JSON) -> None: the on-failure destination
         self.async_retry_delays = tuple(async_retry_delays)
         self.warm = warm
         self.region = region
@@ -224,6 +248,7 @@ class LambdaRuntime:
                     return
                 if attempt > 1 and time.monotonic() - queued > spec.max_event_age_s:
                     log.info("async event %s of %s dropped: older than %s s", rid, spec.name, spec.max_event_age_s)
+                    self._send_to_destination(spec, rid, payload, att, "EventAgeExceeded", attempt - 1)
                     return
                 if spec.reserved_concurrency == 0:
                     # AWS keeps retrying throttled events for hours, then drops them; we drop at once.
@@ -235,7 +260,10 @@ class LambdaRuntime:
                     att = self._attempt(spec, payload, rid, "Event", attempt)
                 finally:
                     self._release(spec)
-                if not att.failed or attempt == attempts:
+                if not att.failed:
+                    return
+                if attempt == attempts:
+                    self._send_to_destination(spec, rid, payload, att, "RetriesExhausted", attempt)
                     return
                 delay = self.async_retry_delays[min(attempt - 1, len(self.async_retry_delays) - 1)]
                 if self._closed.wait(delay):
@@ -248,6 +276,19 @@ class LambdaRuntime:
                 self._pending_async -= 1
                 self._inflight.pop(rid, None)
                 self._cond.notify_all()
+
+    def _send_to_destination(self, spec: FunctionSpec, rid: str, payload: bytes, att: Attempt,
+                             condition: str, count: int) -> None:
+        """Lambda's on-failure destination record, in the documented shape:
+        https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"""
+        if not spec.on_failure or self.deliver is None:
+            return
+        record = destination_record(self.function_arn(spec.name), rid, payload, att.payload, condition, count)
+        try:
+            self.deliver(spec.on_failure, record)
+        except Exception:  # noqa: BLE001 - AWS also drops a record it cannot deliver; say so in the log
+            log.exception("on-failure destination %s of %s: delivery failed", spec.on_failure, spec.name)
+            self._log(spec.name, f"on-failure destination {spec.on_failure}: delivery failed for {rid}")
 
     # -- instances -------------------------------------------------------------
     def _checkout(self, spec: FunctionSpec) -> Instance:

@@ -22,6 +22,7 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     max_retry_attempts: int = 2       # async: retries after the first attempt (EventInvokeConfig; AWS default 2)
     max_event_age_s: int = 21600      # async: an event older than this is dropped, not retried
+    on_failure: str | None = None     # async: destination ARN for an event that failed for good
     code_sha256: str = ""  # instances are reused only while name + code_sha256 + config are unchanged
 
     def instance_key(self) -> tuple:

@@ -71,13 +71,22 @@ def check_iam(spec: StackSpec) -> list[Finding]:
                     out.append(Finding("IAM least privilege", False,
                                        f"IAM statement {st.sid or '?'} allows reads on {res}: reads must stay under "
                                        f"{', '.join(READ_PREFIXES + WRITE_PREFIXES)}"))
+            if res.startswith("arn:aws:sqs:"):
+                destinations = {fn.on_failure for fn in spec.functions.values() if fn.on_failure}
+                extra = sorted(set(st.actions) - {"sqs:SendMessage"})
+                if extra or res not in destinations:
+                    out.append(Finding("IAM least privilege", False,
+                                       f"IAM statement {st.sid or '?'} grants {', '.join(st.actions)} on {res}: the "
+                                       "role may only sqs:SendMessage to a queue terraform names as an on-failure "
+                                       f"destination ({', '.join(sorted(destinations)) or 'none'})"))
             if res.startswith("arn:aws:dynamodb:") and not res.endswith(f"table/{spec.table.name}"):
                 out.append(Finding("IAM least privilege", False,
                                    f"IAM statement {st.sid or '?'} grants DynamoDB on {res}, not only the table "
                                    f"{spec.table.name}"))
     return out or [Finding("IAM least privilege", True,
                            f"{len(spec.policy)} statements: no wildcard actions, '*' only for logs, "
-                           "S3 reads under uploads/, writes under processed/ and test_output/")]
+                           "S3 reads under uploads/, writes under processed/ and test_output/, "
+                           "SQS only SendMessage to the on-failure destination")]
 
 
 def check_limits(spec: StackSpec) -> list[Finding]:

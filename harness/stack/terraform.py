@@ -40,6 +40,7 @@ class FunctionDecl:
     # aws_lambda_function_event_invoke_config; AWS's defaults when none is declared
     max_retry_attempts: int = 2
     max_event_age_s: int = 21600
+    on_failure: str | None = None        # destination ARN for async invocations that failed for good
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class StackSpec:
     layers: dict[str, LayerDecl]
     functions: dict[str, FunctionDecl]
     resources: dict = field(repr=False, default_factory=dict)
+    queues: dict = field(default_factory=dict)       # aws_sqs_queue address -> name
 
     def function(self, key: str) -> FunctionDecl:
         """A function by its terraform resource name, e.g. 'video_processor'."""
@@ -239,11 +241,15 @@ def load_stack(tf_dir: Path, *, workspace: str | None = None, overrides: dict | 
         if name not in by_name:
             raise StackError(f"{address}: function_name {name!r} is no aws_lambda_function of this stack")
         key = by_name[name]
+        on_failure = (_single(_single(body, "destination_config") or {}, "on_failure") or {}).get("destination")
         functions[key] = dataclasses.replace(
             functions[key], max_retry_attempts=int(evaluate(body.get("maximum_retry_attempts", 2), resolve)),
-            max_event_age_s=int(evaluate(body.get("maximum_event_age_in_seconds", 21600), resolve)))
+            max_event_age_s=int(evaluate(body.get("maximum_event_age_in_seconds", 21600), resolve)),
+            on_failure=str(evaluate(on_failure, resolve)) if on_failure else None)
+    queues = {address: str(evaluate(body["name"], resolve)) for address, body in resources.items()
+              if address.startswith("aws_sqs_queue.")}
     return StackSpec(tf_dir=tf_dir, workspace=workspace, region=region, account=account,
-                     variables=variables, bucket=bucket, table=table, role_name=role_name,
+                     variables=variables, bucket=bucket, table=table, role_name=role_name, queues=queues,
                      role_arn=f"arn:aws:iam::{account}:role/{role_name}", policy=policy,
                      layers=layers, functions=functions, resources=resources)
 
@@ -277,13 +283,16 @@ def _only(resources: dict, rtype: str) -> str:
 
 def _attribute(rtype: str, body: dict, attr: str, resolve, region: str, account: str) -> object:
     name_keys = {"aws_s3_bucket": "bucket", "aws_dynamodb_table": "name", "aws_iam_role": "name",
-                 "aws_lambda_function": "function_name", "aws_lambda_layer_version": "layer_name"}
+                 "aws_lambda_function": "function_name", "aws_lambda_layer_version": "layer_name",
+                 "aws_sqs_queue": "name"}
     if attr in body and attr != "arn":
         return evaluate(body[attr], resolve)
     key = name_keys.get(rtype)
     name = evaluate(body[key], resolve) if key and key in body else Unknown(rtype)
     if attr in ("id", "bucket", "name", "function_name"):
         return name
+    if attr == "url" and rtype == "aws_sqs_queue":
+        return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
     if attr == "arn":
         return {
             "aws_s3_bucket": f"arn:aws:s3:::{name}",
@@ -291,6 +300,7 @@ def _attribute(rtype: str, body: dict, attr: str, resolve, region: str, account:
             "aws_iam_role": f"arn:aws:iam::{account}:role/{name}",
             "aws_lambda_function": f"arn:aws:lambda:{region}:{account}:function:{name}",
             "aws_lambda_layer_version": f"arn:aws:lambda:{region}:{account}:layer:{name}:1",
+            "aws_sqs_queue": f"arn:aws:sqs:{region}:{account}:{name}",
         }.get(rtype, Unknown(f"{rtype}.arn"))
     return Unknown(f"{rtype}.{attr}")
 

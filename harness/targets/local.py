@@ -17,6 +17,7 @@ from harness.runtime import LambdaRuntime
 from harness.targets.base import Sources, Target, terraform_dir, tf_overrides  # noqa: F401  (option helpers)
 
 log = logging.getLogger("harness.local")
+DESTINATION_GRACE_S = 15.0      # a failed job's on-failure record must have been consumed by then
 
 
 class LocalTarget(Target):
@@ -128,6 +129,12 @@ class LocalTarget(Target):
         if not runs:
             return None
         last = runs[-1]
+        try:
+            destination = self.local.service.spec_for(last.function_name).on_failure
+        except LookupError:
+            destination = None
+        if destination and last.outcome != "success" and time.time() - last.ended < DESTINATION_GRACE_S:
+            return None     # Lambda's on-failure record is on its way to whoever marks the job
         said = last.payload.decode("utf-8", "replace")[:300]
         lines = [ln for ln in self.local.runtime.logs(last.function_name) if last.request_id in ln
                  and not ln.startswith(("START", "END", "REPORT"))]
