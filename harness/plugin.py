@@ -68,8 +68,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Lambda price per GB-second for 5B's cost estimate (default x86 us-east-1)")
     group.addoption("--better-factor", type=float, default=1.25, metavar="F",
                     help="5B rule: Lambda median <= Celery median x F (default 1.25)")
-    group.addoption("--compare-runs", type=int, default=3, metavar="N",
-                    help="interleaved rounds per path in 5B (default 3)")
+    group.addoption("--compare-runs", type=int, default=5, metavar="N",
+                    help="interleaved rounds per path in 5B (default 5: medians of fewer runs flip on noise)")
     group.addoption("--terraform-dir", default=None, metavar="DIR",
                     help="the terraform stack to validate (default terraform/)")
     group.addoption("--lambda-src", default=None, metavar="DIR",
