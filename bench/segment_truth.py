@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     for _ in range(ns.runs):
         for name in FIXTURES:
             segment_truth._SOURCES.clear()
+            segment_truth._BY_CONTENT.clear()
             t0 = time.perf_counter()
             truth = segment_truth.check_fixture(manifest[name], [(p.name, p) for p in segs[name]], 10)
             check[name].append(time.perf_counter() - t0)
