@@ -54,12 +54,7 @@ def run_phases(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
 def test_a_planted_defect_turns_the_report_no_go_naming_the_step(tmp_path: Path, defect: str) -> None:
     file, old, new, selection, step, test_name = DEFECTS[defect]
-    src = tmp_path / "lambda_src"
-    shutil.copytree(REPO / "lambda_src", src, ignore=shutil.ignore_patterns("__pycache__"))
-    path = src / file
-    text = path.read_text()
-    assert old in text, f"the defect {defect} no longer applies to {file}; update the test"
-    path.write_text(text.replace(old, new, 1))
+    src = _planted_copy(tmp_path, file, old, new)
     code, data, out = run_phases(tmp_path, "--lambda-src", str(src), *selection)
     assert code != 0, out[-2000:]
     assert data["verdict"] == "NO-GO"

@@ -92,7 +92,6 @@ class Instance:
         self.isolation = isolation
         self.runtime_env = runtime_env
         self.sandbox: Sandbox | None = None
-        self.setup_error: str | None = None
         self._on_log = on_log
         self._lock = threading.Lock()        # guards _capture and the line buffer
         self._read_lock = threading.Lock()   # held whenever someone reads the pipe
@@ -180,7 +179,6 @@ class Instance:
                 log.warning("tmpfs mount failed for %s; polling /tmp size instead", self.dir)
                 self.storage_mode = "poll"
         self.server = RuntimeApiServer()
-        env = self.environment(self.server.address) if self.isolation is None else {}
         self._emit(f"INIT_START Runtime Version: {_runtime_version(self.spec.runtime)}\t"
                    f"Runtime Version ARN: arn:aws:lambda:{self.region}::runtime:local")
         self.started_at = time.monotonic()
@@ -193,7 +191,7 @@ class Instance:
         else:
             self.proc = subprocess.Popen(
                 [self._python, "-m", "awslambdaric", self.spec.handler],
-                cwd=str(Path(self.spec.code_dir).resolve()), env=env,
+                cwd=str(Path(self.spec.code_dir).resolve()), env=self.environment(self.server.address),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True,
             )
