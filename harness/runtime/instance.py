@@ -62,6 +62,7 @@ class Attempt:
     init_duration_ms: float | None
     pid: int
     healthy: bool                # may the instance serve again?
+    cpu_throttled_ms: float | None = None   # time the CPU quota held it back (sandbox only)
     lines: list[str] = field(default_factory=list)
 
     @property
@@ -339,6 +340,7 @@ class Instance:
                 init_ms = (self.server.ready_at - self.started_at) * 1000
             if self.sandbox is not None:
                 self.sandbox.init_done()
+        throttled0 = self.sandbox.throttled_us() if self.sandbox is not None else None
         inv = Invocation(request_id=request_id, payload=payload, function_arn=function_arn,
                          timeout_s=spec.timeout_s, trace_id=trace_id)
         t0 = time.monotonic()
@@ -354,6 +356,9 @@ class Instance:
         if violation in (None, "exit") and self._check_limits() == "oom":
             violation = "oom"   # the kernel (or the peak RSS) shows it went over between two polls
         t1 = time.monotonic()
+        throttled_ms = None
+        if throttled0 is not None and self.sandbox is not None:
+            throttled_ms = max(0, self.sandbox.throttled_us() - throttled0) / 1000
         if violation is not None:
             self.kill()
         self._drain()
@@ -387,7 +392,7 @@ class Instance:
                        ended=time.time(), duration_ms=duration_ms,
                        max_memory_mb=math.ceil(self.peak_mem / limits.MB),
                        max_tmp_bytes=self.peak_tmp, init_duration_ms=init_ms, pid=self.pid,
-                       healthy=healthy and self.alive, lines=lines)
+                       healthy=healthy and self.alive, lines=lines, cpu_throttled_ms=throttled_ms)
 
     def _violation_error(self, violation: str, rid: str) -> tuple[str, str, bytes]:
         spec = self.spec

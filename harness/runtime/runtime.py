@@ -359,7 +359,7 @@ class LambdaRuntime:
             started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
             duration_ms=att.duration_ms, max_memory_mb=att.max_memory_mb, max_tmp_bytes=att.max_tmp_bytes,
             init_duration_ms=att.init_duration_ms, pid=att.pid, payload=att.payload,
-            event=payload))
+            event=payload, cpu_throttled_ms=att.cpu_throttled_ms))
         return att
 
     # -- bookkeeping -----------------------------------------------------------

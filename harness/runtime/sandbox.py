@@ -217,6 +217,10 @@ class Sandbox:
     def peak_bytes(self) -> int:
         return self.cgroup.peak_bytes() if self.cgroup is not None else 0
 
+    def throttled_us(self) -> int:
+        """The kernel's running total of time the CFS quota throttled this group."""
+        return self.cgroup.cpu_throttled_us() if self.cgroup is not None else 0
+
     def oom_killed(self) -> bool:
         return self.cgroup is not None and self.cgroup.oom_kills() > self._oom_base
 

@@ -62,6 +62,7 @@ class InvocationRecord:
     max_tmp_bytes: int
     init_duration_ms: float | None = None   # set on a cold start
     pid: int | None = None                  # the instance process that ran it
+    cpu_throttled_ms: float | None = None   # the kernel's CFS throttled time in this attempt (sandbox only)
     payload: bytes = field(default=b"", repr=False)          # what the function returned
     event: bytes = field(default=b"", repr=False)            # what it was invoked with
 
