@@ -23,5 +23,9 @@ class Evidence:
     def warnings(self, counts: dict[str, int]) -> None:
         self._sink.append(("warnings", dict(counts)))
 
+    def series(self, chart: str, data: dict) -> None:
+        """Structured measurements for a chart; the data of one chart from several tests is merged key by key."""
+        self._sink.append(("series", {"chart": chart, "data": data}))
+
     def table(self, title: str, headers: list[str], rows: list[list]) -> None:
         self._sink.append(("table", {"title": title, "headers": headers, "rows": rows}))

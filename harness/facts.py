@@ -15,10 +15,13 @@ from harness.steps import rollout_label
 def decode(properties: list) -> dict:
     """One test's user_properties as {"evidence": {q: [..]}, "metrics", "tables", "warnings", ...}."""
     out: dict = {"evidence": {}, "metrics": {}, "tables": [], "warnings": {}, "injected": {}, "notices": {},
-                 "unscanned": []}
+                 "unscanned": [], "charts": {}, "log_tail": []}
     for name, value in properties:
         if name == "warnings_unscanned":
             out["unscanned"].append(str(value))
+            continue
+        if name == "log_tail" and isinstance(value, list):
+            out["log_tail"] = [str(line) for line in value]
             continue
         if not isinstance(value, dict):
             continue
@@ -28,6 +31,8 @@ def decode(properties: list) -> dict:
             out["metrics"][value["name"]] = value["value"]
         elif name == "table":
             out["tables"].append(value)
+        elif name == "series":
+            merge_into(out["charts"].setdefault(value["chart"], {}), value["data"])
         elif name in ("warnings", "injected_warnings"):
             bucket = out["warnings"] if name == "warnings" else out["injected"]
             for sign, count in value.items():
@@ -36,6 +41,18 @@ def decode(properties: list) -> dict:
             out["notices"]["sigv2"] = out["notices"].get("sigv2", 0) + int(value.get("sigv2", 0))
             out["notices"].setdefault("example", value.get("example"))
     return out
+
+
+def merge_into(dst: dict, src: dict) -> dict:
+    """Merge chart data key by key: nested dicts merge, lists extend, other values are replaced."""
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            merge_into(dst[key], value)
+        elif isinstance(value, list) and isinstance(dst.get(key), list):
+            dst[key].extend(value)
+        else:
+            dst[key] = value
+    return dst
 
 
 def run_facts(record, exitstatus: int, ledger_entries: list | None = None) -> RunFacts:
@@ -51,8 +68,13 @@ def run_facts(record, exitstatus: int, ledger_entries: list | None = None) -> Ru
         injected: dict = {}
         notices: dict = {}
         unscanned: list = []
+        charts: dict = {}
+        log_tails: dict = {}
         for nodeid in state.tests:
             d = decode(record.results.get(nodeid, []))
+            merge_into(charts, d["charts"])
+            if d["log_tail"]:
+                log_tails[nodeid] = d["log_tail"]
             for q, lines in d["evidence"].items():
                 evidence.setdefault(q, []).extend(lines)
             metrics.update(d["metrics"])
@@ -73,7 +95,8 @@ def run_facts(record, exitstatus: int, ledger_entries: list | None = None) -> Ru
             failures=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "failed"],
             missing=[(t.nodeid, t.message) for t in state.tests.values() if t.outcome == "skipped"],
             evidence=evidence, metrics=metrics, warnings=warnings, injected=injected, notices=notices,
-            unscanned=unscanned))
+            unscanned=unscanned, charts=charts,
+            log_tails={n: t for n, t in log_tails.items() if state.tests[n].outcome == "failed"}))
     target = dict(record.target) or {"name": "aws" if "aws" in (config.option.markexpr or "") else "local"}
     code = dict(git_identity(Path(config.rootpath)))
     for key in ledger.IDENTITY_KEYS:

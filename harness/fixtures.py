@@ -8,6 +8,17 @@ import pytest
 from harness.evidence import Evidence
 from harness.record import record_of
 
+LOG_TAIL_LINES = 12
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    rep = yield
+    if rep.when == "call":
+        item.stash[_CALL_FAILED] = rep.failed
+    return rep
+
 
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest):
@@ -94,6 +105,9 @@ def _early_warning_signs(request: pytest.FixtureRequest):
     except Exception as exc:
         request.node.user_properties.append(("warnings_unscanned", f"{type(exc).__name__}: {exc}"[:200]))
         return
+    if request.node.stash.get(_CALL_FAILED, False) and lines:
+        # a NO-GO carries the function's own words: the last lines it logged during this test
+        request.node.user_properties.append(("log_tail", [line[:400] for line in lines[-LOG_TAIL_LINES:]]))
     counts = {k: v for k, v in count_signs(lines).items() if v}
     marker = request.node.get_closest_marker("injects")
     injected = set(marker.args) if marker else set()

@@ -41,6 +41,8 @@ class StepFacts:
     injected: dict[str, int] = field(default_factory=dict)
     notices: dict = field(default_factory=dict)       # {"sigv2": count, "example": "..."}
     unscanned: list = field(default_factory=list)     # why some tests' function logs could not be read
+    charts: dict = field(default_factory=dict)        # chart name -> merged series data (harness.evidence.series)
+    log_tails: dict = field(default_factory=dict)     # failed test -> the function's last log lines in that test
 
 
 @dataclass
@@ -187,6 +189,15 @@ def build_report(facts: RunFacts) -> Report:
     md.append("## Failures")
     md.extend(f"- {line}" for line in failure_lines) if failure_lines else md.append("None.")
     md.append("")
+    tails = [(nodeid, tail) for s in facts.steps for nodeid, tail in s.log_tails.items()]
+    if tails:
+        md.append("### The function's last log lines in each failed test")
+        for nodeid, tail in tails:
+            md.append(f"`{nodeid}`:")
+            md.append("```")
+            md.extend(tail)
+            md.append("```")
+        md.append("")
     if facts.ledger_gap:
         md.append("## Local evidence this aws run needs")
         md.append("These checks inject faults that only the embedded target can inject. An aws verdict takes them "
@@ -270,10 +281,12 @@ def build_report(facts: RunFacts) -> Report:
         "finished": datetime.fromtimestamp(facts.finished, tz=timezone.utc).isoformat(),
         "steps": [{"id": s.id, "status": s.status, "passed": s.passed, "failed": s.failed,
                    "skipped": s.skipped, "blocked": s.blocked, "duration_s": round(s.duration, 3),
-                   "summary": s.summary, "failures": [{"test": n, "message": m} for n, m in s.failures],
+                   "summary": s.summary,
+                   "failures": [{"test": n, "message": m, "log_tail": s.log_tails.get(n, [])} for n, m in s.failures],
                    "missing_evidence": [{"test": n, "reason": m} for n, m in s.missing],
                    "answers": _answers(s), "evidence": s.evidence, "metrics": s.metrics, "warnings": s.warnings,
-                   "injected_warnings": s.injected, "notices": s.notices, "unscanned": s.unscanned}
+                   "injected_warnings": s.injected, "notices": s.notices, "unscanned": s.unscanned,
+                   "charts": s.charts}
                   for s in facts.steps],
         "failures": failure_lines,
         "collection_errors": [{"node": n, "message": m} for n, m in facts.collection_errors],

@@ -195,3 +195,56 @@ def test_a_step_with_tests_left_out_by_k_is_partial_and_no_go(project: pytest.Py
     assert step["status"] == "partial" and step["passed"] == 1, step
     assert "left out of the run by -k/-m: phases/test_1a_step.py::test_offline_checks" in step["summary"]
     assert "partial: 1 passed, 1 check of this step left out" in data["headline"]
+
+
+FAKE_TARGET = '''
+import pytest
+
+LOGS = []
+
+class FakeTarget:
+    def identity(self):
+        return {"name": "local"}
+    def sigv2_requests(self):
+        return []
+    def function_logs(self):
+        return list(LOGS)
+
+@pytest.fixture(scope="session")
+def target():
+    return FakeTarget()
+'''
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["n0", "n2"])
+def test_failed_test_carries_the_function_log_tail_and_charts_merge(project: pytest.Pytester, xdist: bool) -> None:
+    files = all_steps()
+    files["test_1a_step.py"] = FAKE_TARGET + '''
+def test_logs_then_fails(target):
+    LOGS.extend(["START RequestId: r1", "[ERROR] ValidationException: the key is wrong", "END RequestId: r1"])
+    assert False, "job stuck in PROCESSING"
+
+def test_passes_with_logs(target):
+    LOGS.append("INFO all fine")
+'''
+    files["test_1b_step.py"] = '''
+def test_a(evidence):
+    evidence.series("coverage", {"fixtures": {"a": {"frames": 10}}, "points": [1]})
+
+def test_b(evidence):
+    evidence.series("coverage", {"fixtures": {"b": {"frames": 20}}, "points": [2]})
+'''
+    project.makeconftest('pytest_plugins = ["harness.plugin", "harness.fixtures"]\n')
+    write_phases(project, files)
+    result = run(project, "--no-gate", xdist=xdist)
+    result.assert_outcomes(passed=11, failed=1)
+    data = latest(project)
+    step = {s["id"]: s for s in data["steps"]}
+    [failure] = step["1A"]["failures"]
+    assert failure["log_tail"][-2:] == ["[ERROR] ValidationException: the key is wrong", "END RequestId: r1"]
+    md = (project.path / "reports" / "latest.md").read_text()
+    assert "[ERROR] ValidationException: the key is wrong" in md
+    assert "INFO all fine" not in md    # only failed tests carry a tail
+    chart = step["1B"]["charts"]["coverage"]
+    assert chart["fixtures"] == {"a": {"frames": 10}, "b": {"frames": 20}}
+    assert sorted(chart["points"]) == [1, 2]
