@@ -58,6 +58,8 @@ def _run(target, fixture, evidence) -> dict:
             paths.append((f"segment_{i:03d}.mp4", path))
         if fixture.frame_marker:
             truth = check_fixture(fixture, paths, SEGMENT)
+            evidence.series("4A coverage", {"fixtures": {fixture.name: {
+                "frames": truth.frames, "covered": truth.covered, "segments": len(paths)}}})
             assert truth.ok, f"{fixture.name}: " + " | ".join(truth.lines)
             covered = truth.summary
         else:   # audio only: every segment decodes, the count is the muxer's
