@@ -54,7 +54,7 @@ class Process:
 
 def _spawn(name: str, cmd: list[str], env: dict, log_dir: Path, cwd: Path = REPO) -> Process:
     log = log_dir / f"{name}.log"
-    fh = open(log, "wb")
+    fh = open(log, "ab")   # a restarted service keeps its earlier output
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     return Process(name, proc, log)
 
@@ -73,6 +73,7 @@ class Backend:
     env: dict
     processes: list[Process] = field(default_factory=list)
     log_dir: Path | None = None
+    cwd: Path = REPO
 
     def process(self, name: str) -> Process:
         return next(p for p in self.processes if p.name == name)
@@ -85,6 +86,22 @@ class Backend:
 
     def logs(self, name: str) -> str:
         return _tail(self.process(name).log, 200)
+
+    def restart_web(self, timeout: float = 60, **env_changes: str) -> None:
+        """What an operator does on Railway to change a setting: set the env var, restart the web process.
+
+        uvicorn stops (SIGTERM: in-flight requests finish) and starts again on the same port with the new
+        environment; redis and the Celery worker keep running, so queued Celery work is not lost.
+        """
+        old = self.process("uvicorn")
+        self.env = {**self.env, **env_changes}
+        old.stop()
+        port = self.url.rsplit(":", 1)[1]
+        new = _spawn("uvicorn", [sys.executable, "-m", "uvicorn", "backend.app:app", "--host", "127.0.0.1",
+                                 "--port", port, "--log-level", "warning"], self.env, old.log.parent,
+                     cwd=self.cwd)
+        self.processes[self.processes.index(old)] = new
+        _wait_http(f"{self.url}/api/health", new, timeout)
 
 
 def failure_queue_url(stack) -> str:
@@ -122,7 +139,7 @@ def start_backend(stack, *, with_worker: bool = True, use_lambda: bool = True, t
     redis_port, api_port = free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = backend_env(stack, redis_url=redis_url, use_lambda=use_lambda, backend_src=backend_src)
-    backend = Backend(url=f"http://127.0.0.1:{api_port}", env=env, log_dir=log_dir)
+    backend = Backend(url=f"http://127.0.0.1:{api_port}", env=env, log_dir=log_dir, cwd=backend_src or REPO)
     try:
         backend.processes.append(_spawn("redis", [redis_binary(), "--port", str(redis_port), "--bind", "127.0.0.1",
                                                   "--save", "", "--appendonly", "no"], env, log_dir))

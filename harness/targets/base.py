@@ -192,6 +192,11 @@ class Target:
             raise TargetError("no backend URL: pass --backend-url (or ROLLOUT_BACKEND_URL) for the aws target")
         return self.backend_url.rstrip("/")
 
+    def restart_backend(self, **env: str) -> None:
+        """Set backend environment variables and restart it; only a target that runs the backend can."""
+        raise TargetError(f"the {self.name} target cannot restart the deployed backend at {self.backend_url}: "
+                          f"set {', '.join(env)} there and restart it yourself")
+
     # -- helpers -----------------------------------------------------------------------
     def new_job_id(self) -> str:
         job_id = str(uuid.uuid4())

@@ -174,6 +174,11 @@ class LocalTarget(Target):
             self.backend_url = svc.url
         return self.backend_url
 
+    def restart_backend(self, **env: str) -> None:
+        """Set backend environment variables and restart its web process, as an operator would."""
+        self.backend()
+        self.backend_service.restart_web(**env)
+
     def identity(self) -> dict:
         return {"name": "local", "endpoint": self.local.endpoint, "region": self.stack.region,
                 "account": self.stack.account, "workspace": self.stack.workspace,
