@@ -134,7 +134,29 @@ def cmd_ledger(args) -> int:
         return 1
     print(tabulate(ledger.summary_rows(entries), headers=["step", "target", "status", "run verdict", "commit",
                                                            "package", "age", "report"], tablefmt="github"))
+    if args.html:
+        from harness.ledger_html import render_ledger_html
+        from harness.report_writer import atomic_write
+
+        path = Path(args.report_dir) / "ledger.html"
+        atomic_write(path, render_ledger_html([with_ratio(e, Path(args.report_dir)) for e in entries]))
+        print(f"wrote {path}")
     return 0
+
+
+def with_ratio(entry: dict, report_dir: Path) -> dict:
+    """A ledger entry from before ratio_5b was recorded takes it from its report's JSON, when that is still there."""
+    from harness import ledger
+
+    if "ratio_5b" in entry or not entry.get("report"):
+        return entry
+    report = Path(str(entry["report"])).with_suffix(".json")
+    for path in (report, report_dir / report.name):
+        try:
+            return {**entry, "ratio_5b": ledger.ratio_5b(json.loads(path.read_text(encoding="utf-8")))}
+        except (OSError, ValueError):
+            continue
+    return entry
 
 
 def cmd_runtime_env(args) -> int:
@@ -165,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workspace", default=None, help="terraform workspace (tfvars in terraform/env/)")
     lg = sub.add_parser("ledger", help="the last verdict per step and target, with its code identity")
     lg.add_argument("--report-dir", default="reports")
+    lg.add_argument("--html", action="store_true", help="also write <report dir>/ledger.html (history and 5B trend)")
     rt = sub.add_parser("runtime-env", help="build the Lambda runtime's own site-packages for the sandbox")
     rt.add_argument("--runtime", action="append", help="declared runtime (default: every one terraform declares)")
     st = sub.add_parser("aws-selftest", help="run the aws target against the served embedded stack")

@@ -83,6 +83,19 @@ def missing_local_evidence(entries: list[dict], identity: dict, needed: list[str
     return sorted(t for t in needed if t not in covered)
 
 
+def ratio_5b(data: dict) -> float | None:
+    """The 5B Lambda/Celery workload ratio of a report's data: from its chart, else its metric, else None."""
+    def get(value, key):
+        return value.get(key) if isinstance(value, dict) else None
+
+    step = next((s for s in get(data, "steps") or [] if get(s, "id") == "5B"), None)
+    for value in (get(get(get(get(step, "charts"), "5B durations"), "ratio"), "value"),
+                  get(get(step, "metrics"), "5B lambda/celery workload ratio")):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
 def summary_rows(entries: list[dict], now: float | None = None) -> list[list]:
     """Per step and target, the last verdict with its code identity and age (for `python -m harness ledger`)."""
     now = now or time.time()

@@ -217,6 +217,7 @@ class RunRecord:
             "rollout_step": facts.rollout_step, "steps": {s.id: s.status for s in facts.steps},
             "selection": {"markexpr": self.config.option.markexpr or "", "keyword": self.config.option.keyword or "",
                           "left_out": sum(len(s.left_out) for s in self.gate.steps.values())},
-            "code": facts.code, "report": str(self.paths[0]), "local_only_passed": sorted(self.local_only_passed)})
+            "code": facts.code, "report": str(self.paths[0]), "local_only_passed": sorted(self.local_only_passed),
+            "ratio_5b": ledger.ratio_5b(self.report.data)})
         if self.report.verdict != "GO" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

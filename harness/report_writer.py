@@ -1,4 +1,4 @@
-"""Writes a built report to disk: a stamped pair plus latest.md / latest.json."""
+"""Writes a built report to disk: a stamped set (.md, .json, .html) plus latest.md / latest.json / latest.html."""
 from __future__ import annotations
 
 import json
@@ -9,25 +9,54 @@ from pathlib import Path
 from harness.report import Report
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
 
 
-def write_report(report: Report, report_dir: Path) -> tuple[Path, Path]:
+def html_of(report: Report) -> str:
+    """The HTML page of a report; when rendering fails, a page that says so (the Markdown is never lost)."""
+    try:
+        from harness.report_html import render_html
+
+        return render_html(report.data)
+    except Exception as exc:     # noqa: BLE001 - any failure of the page must not cost the run its report
+        import html
+        import traceback
+
+        from harness.redact import redact
+
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        try:
+            from harness.report_html import render_error_html
+
+            return render_error_html(error, report.headline)
+        except Exception:        # noqa: BLE001 - even jinja2 itself may be what failed
+            return redact("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>report rendering "
+                          "failed</title></head><body><h1>The HTML report could not be rendered</h1><p>"
+                          f"{html.escape(report.headline)}</p><p>Read latest.md / latest.json beside this file."
+                          f"</p><pre>{html.escape(error)}</pre></body></html>\n")
+
+
+def write_report(report: Report, report_dir: Path) -> tuple[Path, Path, Path]:
+    """Writes the files; returns (markdown, json, html) paths of the stamped set (index 0 is the Markdown)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     step = report.data.get("rollout_step", "all")
     base = f"{report.stamp}-{report.target_name}-step{step}"
     md_path, json_path = report_dir / f"{base}.md", report_dir / f"{base}.json"
+    html_path = report_dir / f"{base}.html"
     text_json = json.dumps(report.data, indent=2, default=str) + "\n"
     for path, text in ((md_path, report.markdown), (json_path, text_json),
                        (report_dir / "latest.md", report.markdown),
                        (report_dir / "latest.json", text_json)):
-        _atomic_write(path, text)
+        atomic_write(path, text)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(report.markdown)
-    return md_path, json_path
+    text_html = html_of(report)             # after the Markdown and JSON are safe on disk
+    for path in (html_path, report_dir / "latest.html"):
+        atomic_write(path, text_html)
+    return md_path, json_path, html_path
