@@ -108,7 +108,8 @@ def run_facts(record, exitstatus: int, ledger_entries: list | None = None) -> Ru
                     selected=record.gate.selected, steps=steps, started=record.settings.started,
                     finished=time.time(), exitstatus=int(exitstatus),
                     extra={"tables": tables} if tables else {},
-                    collection_errors=list(record.collection_errors), ledger_gap=gap)
+                    collection_errors=list(record.collection_errors), ledger_gap=gap,
+                    interrupted=record.interrupted(exitstatus))
 
 
 def git_identity(root: Path) -> dict:

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import gatefile
+from harness import gatefile, interrupt
 from harness.record import (LEFT_OUT, LOCAL_NEEDED, PLUGIN_NAME, SETTINGS, RunRecord, RunSettings, left_out,
                             local_only_needed, record_of, settings)
 from harness.steps import StepNameError, parse_phase, step_index, step_of_module, \
     step_of_nodeid, steps_up_to
+
+SIGNALS = pytest.StashKey[dict]()   # the signal handlers interrupt.install replaced
 
 TARGETS = ("local", "aws")
 MARKERS = {
@@ -107,11 +109,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.maxschedchunk = 2
     selected, container = steps_up_to(last), _container_engine_problem(config)
     worker = getattr(config, "workerinput", None)
+    config.stash[SIGNALS] = interrupt.install(forward=worker is None)
     if worker is not None:
         config.stash[SETTINGS] = RunSettings.for_worker(selected, last, worker, container)
     else:
         config.stash[SETTINGS] = RunSettings.for_controller(selected, last, container)
         config.pluginmanager.register(RunRecord(config, config.stash[SETTINGS]), PLUGIN_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    interrupt.restore(config.stash.get(SIGNALS, {}))
 
 
 def _container_engine_problem(config: pytest.Config) -> str | None:

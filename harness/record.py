@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import gatefile
+from harness import gatefile, interrupt
 from harness.gate import Gate
 from harness.steps import step_of_nodeid
 
@@ -119,6 +119,8 @@ class RunRecord:
     local_only_needed: set = field(default_factory=set)   # aws run: local-only tests its steps need
     report: object = None
     paths: tuple = ()
+    running: dict = field(default_factory=dict)           # nodeid -> None: tests started, not yet finished
+    last_finished: str | None = None
     _expected: bool = False
 
     def __post_init__(self) -> None:
@@ -164,6 +166,24 @@ class RunRecord:
             self.collection_errors.append((report.nodeid, text[-1] if text else "collection failed"))
 
     # -- results ---------------------------------------------------------------------
+    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        self.running[nodeid] = None
+
+    def pytest_runtest_logfinish(self, nodeid: str, location) -> None:
+        self.running.pop(nodeid, None)
+        self.last_finished = nodeid
+
+    def interrupted(self, exitstatus: int) -> str | None:
+        """Where the run was interrupted, in words, or None when it was not."""
+        if exitstatus != pytest.ExitCode.INTERRUPTED:
+            return None
+        how = interrupt.received() or "KeyboardInterrupt"
+        if self.running:
+            return f"{', '.join(self.running)} ({how})"
+        if self.last_finished:
+            return f"the test after {self.last_finished} ({how})"
+        return f"start-up, before any test ran ({how})"
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         step = step_of_nodeid(report.nodeid)
         if step is None:

@@ -58,6 +58,7 @@ class RunFacts:
     extra: dict = field(default_factory=dict)
     collection_errors: list = field(default_factory=list)
     ledger_gap: list = field(default_factory=list)    # aws: local-only tests no local GO of this code proved
+    interrupted: str | None = None                    # where Ctrl-C / SIGTERM stopped the run
 
 
 @dataclass
@@ -118,7 +119,7 @@ def build_report(facts: RunFacts) -> Report:
 
     facts = dataclasses.replace(facts, target=redact_mapping(facts.target), code=redact_mapping(facts.code))
     verdict = verdict_of(facts.steps, facts.collection_errors)
-    if facts.ledger_gap:
+    if facts.ledger_gap or facts.interrupted:
         verdict = "NO-GO"
     fidelity_rows = facts.target.get("fidelity") or []
     reduced = reduced_fidelity(fidelity_rows)
@@ -128,6 +129,8 @@ def build_report(facts: RunFacts) -> Report:
     failing = [s for s in facts.steps if s.status != "passed"]
     if verdict == "GO":
         headline = f"GO for rollout step {facts.rollout_step} on {target_name}: all {sum(s.passed for s in facts.steps)} checks in steps {facts.selected[0]}..{last} passed"
+    elif facts.interrupted:     # the run, not the product: no step is blamed for what never finished
+        headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: run interrupted at {facts.interrupted}"
     elif facts.target.get("target_error"):
         headline = (f"NO-GO for rollout step {facts.rollout_step} on {target_name}: not validated: "
                     f"{facts.target['target_error']}")
@@ -291,6 +294,7 @@ def build_report(facts: RunFacts) -> Report:
         "failures": failure_lines,
         "collection_errors": [{"node": n, "message": m} for n, m in facts.collection_errors],
         "ledger_gap": facts.ledger_gap,
+        "interrupted": facts.interrupted,
         "extra": facts.extra,
     }
     data = json.loads(redact(json.dumps(data, default=str)))
