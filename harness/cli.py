@@ -39,8 +39,9 @@ def served_environment(stack, backend_url: str | None, outputs_file: Path) -> di
     return env
 
 
-def terraform_outputs(spec) -> dict:
-    """The embedded stack's names in `terraform output -json` shape."""
+def terraform_outputs(spec, layer_arns: dict | None = None) -> dict:
+    """The embedded stack's names in `terraform output -json` shape (`layer_arns`: address -> the ARN
+    the stack published, where it differs from the one computed offline)."""
     from harness.targets.aws import OUTPUT_FUNCTIONS
 
     fn = {f.key: f for f in spec.enabled_functions}
@@ -51,6 +52,8 @@ def terraform_outputs(spec) -> dict:
         "test_function_names": {out: (fn[key].name if key in fn else None)
                                 for out, key in OUTPUT_FUNCTIONS.items()},
     }
+    for name, address in spec.layer_arn_outputs.items():
+        values[name] = (layer_arns or {}).get(address, spec.layers[address].arn)
     return {k: {"sensitive": False, "value": v} for k, v in values.items()}
 
 
@@ -69,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         state = Path(args.state_dir or tempfile.mkdtemp(prefix="rollout-serve-"))
         state.mkdir(parents=True, exist_ok=True)
         outputs = state / "terraform-outputs.json"
-        outputs.write_text(json.dumps(terraform_outputs(spec), indent=2))
+        outputs.write_text(json.dumps(terraform_outputs(spec, stack.layer_arns), indent=2))
         env = served_environment(stack, backend.url, outputs)
         text = "".join(f"export {k}={v}\n" for k, v in env.items())
         env_file = Path(args.env_file) if args.env_file else state / "env.sh"

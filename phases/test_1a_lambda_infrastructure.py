@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 
-from harness.stack.checks import check_fmt, check_layer, run_static_checks
+from harness.stack import drift
+from harness.stack.checks import assess, check_layer, run_static_checks
 from harness.stack.codescan import scan
 
 HELLO = "video_processor_test"
@@ -14,12 +15,27 @@ INIT_ERRORS = {"Runtime.ImportModuleError", "Runtime.HandlerNotFound", "Runtime.
 PROBE_EVENT = {"rollout_harness_probe": "does the handler load?"}
 
 
+def _deployed(target, fn) -> dict:
+    """What the Lambda API says of one function: configuration, reserved concurrency, async retry policy."""
+    from botocore.exceptions import ClientError
+
+    cfg = target.lambda_.get_function_configuration(FunctionName=fn.name)
+    conc = target.lambda_.get_function_concurrency(FunctionName=fn.name).get("ReservedConcurrentExecutions")
+    try:
+        inv = target.lambda_.get_function_event_invoke_config(FunctionName=fn.name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        inv = {}
+    return drift.deployed(cfg, conc, inv)
+
+
 def _assert_findings(findings, evidence) -> None:
-    bad = [f.message for f in findings if not f.ok]
-    for f in findings:
-        if f.ok:
-            evidence.add("reliable", f"{f.check}: {f.message}")
-    assert not bad, " | ".join(bad)
+    """A failed check and a check that did not run both fail the test, one line each."""
+    result = assess(findings)
+    for line in result.passed:
+        evidence.add("reliable", line)
+    assert not result.problems, result.summary
 
 
 @pytest.mark.contract("I2", "V3")
@@ -27,11 +43,6 @@ def test_offline_stack_checks_pass(target, evidence) -> None:
     """IAM, reserved env keys, limits, handlers, env vars, key schema, production switch."""
     findings = run_static_checks(target.stack, scan(target.source_dir))
     _assert_findings(findings, evidence)
-
-
-@pytest.mark.contract("I1")
-def test_terraform_fmt_is_clean(target, evidence) -> None:
-    _assert_findings(check_fmt(target.stack.tf_dir), evidence)
 
 
 @pytest.mark.contract("I2", "V1")
@@ -43,13 +54,10 @@ def test_layer_fits_every_runtime_that_uses_it(target, evidence) -> None:
 @pytest.mark.contract("I1")
 def test_test_function_has_the_configuration_terraform_declares(target, evidence) -> None:
     declared = target.stack.function(HELLO)
-    cfg = target.lambda_.get_function_configuration(FunctionName=declared.name)
-    actual = {"runtime": cfg["Runtime"], "handler": cfg["Handler"], "memory": cfg["MemorySize"],
-              "timeout": cfg["Timeout"]}
-    expected = {"runtime": declared.runtime, "handler": declared.handler, "memory": declared.memory_mb,
-                "timeout": declared.timeout_s}
-    assert actual == expected, f"{declared.name} drifted from {declared.address}: deployed {actual}, terraform {expected}"
-    evidence.add("works", f"{declared.name}: {declared.runtime}, {declared.memory_mb} MB, {declared.timeout_s} s as declared")
+    line = drift.drift(declared, _deployed(target, declared), drift.declared(declared, target.stack))
+    assert line is None, f"deployed function differs from terraform: {line}"
+    evidence.add("works", f"{declared.name}: {declared.runtime}, {declared.memory_mb} MB, {declared.timeout_s} s, "
+                          f"role, layers and env as declared")
 
 
 @pytest.mark.contract("T1")
@@ -87,37 +95,13 @@ def test_every_function_loads_its_handler_with_only_what_it_ships(target, eviden
 
 @pytest.mark.contract("I1")
 def test_every_function_terraform_enables_is_deployed_as_declared(target, evidence) -> None:
-    """Handler, memory, timeout, runtime, /tmp, layers, env keys, reserved concurrency and the async retry
-    policy (event invoke config) of every function, read back through the Lambda API."""
-    from botocore.exceptions import ClientError
-
-    drift = []
-    for fn in target.stack.enabled_functions:
-        cfg = target.lambda_.get_function_configuration(FunctionName=fn.name)
-        deployed = (cfg["Handler"], cfg["MemorySize"], cfg["Timeout"], cfg["Runtime"],
-                    cfg.get("EphemeralStorage", {}).get("Size", 512), len(cfg.get("Layers", [])))
-        declared = (fn.handler, fn.memory_mb, fn.timeout_s, fn.runtime, fn.ephemeral_mb, len(fn.layers))
-        if deployed != declared:
-            drift.append(f"{fn.name} ({fn.address}): deployed {deployed}, terraform {declared}")
-        missing_env = set(fn.env) - set(cfg.get("Environment", {}).get("Variables", {}))
-        if missing_env:
-            drift.append(f"{fn.name} lacks env {sorted(missing_env)}")
-        conc = target.lambda_.get_function_concurrency(FunctionName=fn.name).get("ReservedConcurrentExecutions")
-        if conc != fn.reserved_concurrency:
-            drift.append(f"{fn.name}: reserved concurrency {conc}, terraform {fn.reserved_concurrency}")
-        try:
-            inv = target.lambda_.get_function_event_invoke_config(FunctionName=fn.name)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            inv = {}
-        retry = (inv.get("MaximumRetryAttempts", 2), inv.get("MaximumEventAgeInSeconds", 21600))
-        if retry != (fn.max_retry_attempts, fn.max_event_age_s):
-            drift.append(f"{fn.name}: async retries/max age {retry}, terraform "
-                         f"{(fn.max_retry_attempts, fn.max_event_age_s)}")
-    assert not drift, "deployed functions differ from terraform: " + "; ".join(drift)
+    """Runtime, handler, role, memory, timeout, /tmp, reserved concurrency, layers (ARN and version), env
+    (keys and values), and the async retry policy of every function, read back through the Lambda API."""
+    lines = [line for fn in target.stack.enabled_functions
+             if (line := drift.drift(fn, _deployed(target, fn), drift.declared(fn, target.stack)))]
+    assert not lines, "deployed functions differ from terraform: " + " | ".join(lines)
     evidence.add("works", f"{len(target.stack.enabled_functions)} functions deployed as terraform declares "
-                          "(configuration, concurrency, async retry policy)")
+                          f"({', '.join(drift.FIELDS)})")
 
 
 @pytest.mark.contract("I1")

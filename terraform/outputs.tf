@@ -32,11 +32,11 @@ output "processor_function_arn" {
 
 output "test_function_names" {
   value = {
-    hello        = try(aws_lambda_function.video_processor_test[0].function_name, null)
-    ffmpeg_check = try(aws_lambda_function.ffmpeg_check[0].function_name, null)
-    s3_roundtrip = try(aws_lambda_function.s3_roundtrip[0].function_name, null)
-    segment      = try(aws_lambda_function.segment_test[0].function_name, null)
-    job_status   = try(aws_lambda_function.job_status[0].function_name, null)
+    hello        = try(aws_lambda_function.test["video_processor_test"].function_name, null)
+    ffmpeg_check = try(aws_lambda_function.test["ffmpeg_check"].function_name, null)
+    s3_roundtrip = try(aws_lambda_function.test["s3_roundtrip"].function_name, null)
+    segment      = try(aws_lambda_function.test["segment_test"].function_name, null)
+    job_status   = try(aws_lambda_function.test["job_status"].function_name, null)
   }
 }
 

@@ -37,16 +37,17 @@ def test_slow(service):
 
 
 def _run_until(cmd: list[str], cwd: Path, ready, env: dict, sig: int, *, group: bool, timeout: float = 240):
-    out = open(cwd / "pytest.out", "w")
+    log = Path(env["TMPDIR"]).parent / "pytest.out"
+    out = open(log, "w")
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     while not ready() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert proc.poll() is None, f"the run ended before the signal:\n{(cwd / 'pytest.out').read_text()[-3000:]}"
-    assert ready(), f"the run never got going:\n{(cwd / 'pytest.out').read_text()[-3000:]}"
+    assert proc.poll() is None, f"the run ended before the signal:\n{log.read_text()[-3000:]}"
+    assert ready(), f"the run never got going:\n{log.read_text()[-3000:]}"
     (os.killpg if group else os.kill)(proc.pid, sig)
     rc = proc.wait(timeout=120)
-    return rc, (cwd / "pytest.out").read_text()
+    return rc, log.read_text()
 
 
 def _leftovers(marker: str) -> list[str]:

@@ -57,12 +57,33 @@ def test_write_outside_output_prefixes_is_refused(stack_copy) -> None:
     assert any("WriteOutputs" in b and "writes" in b for b in bad), bad
 
 
+PROCESSOR_ENV = "    variables = local.function_environment\n  }\n}\n\nresource \"aws_lambda_function_event_invoke_config\""
+
+
+def processor_env(body: str) -> str:
+    """The processor's environment block replaced by its own map (the rest keep the shared one)."""
+    return "    variables = {\n" + body + "    }\n  }\n}\n\nresource \"aws_lambda_function_event_invoke_config\""
+
+
 def test_reserved_env_key_names_the_function(stack_copy) -> None:
     tf, src = stack_copy
-    edit(tf / "lambda.tf", "      JOBS_TABLE   = aws_dynamodb_table.jobs.name\n    }\n  }\n}\n\nresource \"aws_lambda_function_event_invoke_config\"",
-         "      JOBS_TABLE   = aws_dynamodb_table.jobs.name\n      AWS_REGION   = \"us-east-1\"\n    }\n  }\n}\n\nresource \"aws_lambda_function_event_invoke_config\"")
+    edit(tf / "lambda.tf", PROCESSOR_ENV, processor_env("      VIDEO_BUCKET = aws_s3_bucket.videos.bucket\n"
+                                                        "      JOBS_TABLE   = aws_dynamodb_table.jobs.name\n"
+                                                        "      AWS_REGION   = \"us-east-1\"\n"))
     bad = failures(tf, src)
     assert len(bad) == 1 and "aws_lambda_function.video_processor" in bad[0] and "AWS_REGION" in bad[0], bad
+
+
+def test_reserved_env_key_in_the_shared_map_names_each_for_each_instance(stack_copy) -> None:
+    tf, src = stack_copy
+    edit(tf / "lambda.tf", "    JOBS_TABLE   = aws_dynamodb_table.jobs.name\n  }\n",
+         "    JOBS_TABLE   = aws_dynamodb_table.jobs.name\n    AWS_REGION   = \"us-east-1\"\n  }\n")
+    bad = failures(tf, src)
+    named = sorted(b.split(" (")[0] for b in bad)
+    assert named == ['aws_lambda_function.test["ffmpeg_check"]', 'aws_lambda_function.test["job_status"]',
+                     'aws_lambda_function.test["s3_roundtrip"]', 'aws_lambda_function.test["segment_test"]',
+                     "aws_lambda_function.video_processor"], bad
+    assert all("AWS_REGION" in b and "lambda.tf" in b for b in bad), bad
 
 
 def test_changed_hash_key_names_terraform_and_code(stack_copy) -> None:
@@ -76,10 +97,7 @@ def test_changed_hash_key_names_terraform_and_code(stack_copy) -> None:
 
 def test_missing_env_var_names_both_sides(stack_copy) -> None:
     tf, src = stack_copy
-    text = (tf / "lambda.tf").read_text()
-    head, tail = text.split('resource "aws_lambda_function" "video_processor" {', 1)
-    (tf / "lambda.tf").write_text(head + 'resource "aws_lambda_function" "video_processor" {'
-                                  + tail.replace("      JOBS_TABLE   = aws_dynamodb_table.jobs.name\n", "", 1))
+    edit(tf / "lambda.tf", PROCESSOR_ENV, processor_env("      VIDEO_BUCKET = aws_s3_bucket.videos.bucket\n"))
     bad = failures(tf, src)
     assert len(bad) == 1, bad
     assert "JOBS_TABLE" in bad[0] and "config.py:" in bad[0] and "aws_lambda_function.video_processor" in bad[0]
@@ -104,6 +122,13 @@ def test_production_workspace_must_not_deploy_test_functions(stack_copy) -> None
     edit(tf / "env" / "prod.tfvars", "enable_test_functions = false", "enable_test_functions = true")
     bad = [f.message for f in check_production(tf) if not f.ok]
     assert len(bad) == 1 and "video_processor_test" in bad[0], bad
+
+
+def test_fmt_without_terraform_did_not_run_and_says_how_to_get_it(stack_copy, monkeypatch) -> None:
+    monkeypatch.setattr("harness.stack.checks.shutil.which", lambda name: None)
+    [finding] = check_fmt(stack_copy[0])
+    assert not finding.ok and not finding.ran and finding.tool == "terraform"
+    assert finding.line.startswith("terraform fmt not run: no terraform binary on PATH — install the terraform CLI")
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="needs the terraform CLI (fmt runs offline)")

@@ -18,7 +18,7 @@ from harness.local.lambda_service import LambdaService
 from harness.local.net import free_port
 from harness.runtime import LambdaRuntime
 from harness.stack import build
-from harness.stack.terraform import StackSpec
+from harness.stack.terraform import StackSpec, env_strings
 
 log = logging.getLogger("harness.local")
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server access log
@@ -165,7 +165,7 @@ def create_function(stack: LocalStack, fn) -> None:
             "Code": {"ZipFile": stack.package.path.read_bytes()}, "MemorySize": fn.memory_mb,
             "Timeout": fn.timeout_s, "EphemeralStorage": {"Size": fn.ephemeral_mb}, "Publish": False}
     if fn.env:
-        args["Environment"] = {"Variables": {k: str(v) for k, v in fn.env.items()}}
+        args["Environment"] = {"Variables": env_strings(fn.env)}
     if fn.layers:
         args["Layers"] = [stack.layer_arns[a] for a in fn.layers]
     lam.create_function(**args)

@@ -25,6 +25,7 @@ class CodeFacts:
     modules: dict[str, Path] = field(default_factory=dict)
     imports: dict[str, set[str]] = field(default_factory=dict)
     env_reads: list[EnvRead] = field(default_factory=list)
+    computed_env_reads: list[EnvRead] = field(default_factory=list)   # name is the expression: not checkable
     functions: dict[str, set[str]] = field(default_factory=dict)
     constants: dict[str, dict[str, tuple[object, int]]] = field(default_factory=dict)
 
@@ -42,6 +43,10 @@ class CodeFacts:
         module = handler.rsplit(".", 1)[0].replace("/", ".")
         reach = self.reachable(module)
         return [r for r in self.env_reads if r.module in reach]
+
+    def computed_env_reads_of_handler(self, handler: str) -> list[EnvRead]:
+        reach = self.reachable(handler.rsplit(".", 1)[0].replace("/", "."))
+        return [r for r in self.computed_env_reads if r.module in reach]
 
     def handler_problem(self, handler: str) -> str | None:
         if "." not in handler:
@@ -91,16 +96,21 @@ def scan(root: Path) -> CodeFacts:
                     base = ".".join([*parent, base] if base else parent)
                 imports.add(base)
                 imports.update(f"{base}.{a.name}" for a in node.names)
-            elif isinstance(node, ast.Subscript) and _is_environ(node.value):
+            elif isinstance(node, ast.Subscript) and _is_environ(node.value) and isinstance(node.ctx, ast.Load):
                 key = node.slice
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
                     facts.env_reads.append(EnvRead(key.value, True, name, str(path), node.lineno))
+                else:
+                    facts.computed_env_reads.append(EnvRead(ast.unparse(key), True, name, str(path), node.lineno))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 func = node.func
                 is_get = func.attr == "get" and _is_environ(func.value)
                 is_getenv = func.attr == "getenv"
                 if (is_get or is_getenv) and node.args and isinstance(node.args[0], ast.Constant):
                     facts.env_reads.append(EnvRead(str(node.args[0].value), False, name, str(path), node.lineno))
+                elif (is_get or is_getenv) and node.args:
+                    facts.computed_env_reads.append(EnvRead(ast.unparse(node.args[0]), False, name, str(path),
+                                                            node.lineno))
         facts.imports[name] = {i for i in imports if i}
         facts.functions[name] = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         consts = {}

@@ -10,10 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
+from harness.stack.errors import CheckNotRun
 
 # The OS under each managed Python runtime, and its glibc.
 RUNTIME_GLIBC: dict[str, tuple[int, int]] = {
@@ -38,7 +35,23 @@ class GlibcNeeds:
         return max(found) if found else None
 
 
+ELF_READER_INSTALL = "pip install 'pyelftools>=0.31,<1' (pyproject.toml declares it: `make setup` installs it)"
+
+
 def glibc_needs(path: Path) -> GlibcNeeds:
+    """Read the binary's loader needs; CheckNotRun when the ELF reader or the binary is missing."""
+    try:
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.dynamic import DynamicSection
+        from elftools.elf.elffile import ELFFile
+        from elftools.elf.gnuversions import GNUVerNeedSection
+    except ImportError as exc:
+        raise CheckNotRun(f"no ELF reader to read {Path(path).name} ({exc})", ELF_READER_INSTALL,
+                          tool="pyelftools") from exc
+    if not Path(path).is_file():
+        raise CheckNotRun(f"the ffmpeg binary {path} does not exist",
+                          "`make setup` installs the pinned imageio-ffmpeg wheel that holds it, "
+                          "or pass --ffmpeg-binary PATH", tool="ffmpeg")
     try:
         with open(path, "rb") as fh:
             elf = ELFFile(fh)

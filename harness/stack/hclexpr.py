@@ -2,7 +2,9 @@
 
 python-hcl2 returns literals with their quotes ("\"x\"") and expressions as
 "${...}". We evaluate variables, locals, string interpolation, conditionals,
-comparisons and references to resource attributes; anything else (function
+comparisons, list literals, `{}`, the pure string functions in FUNCTIONS and
+references to resource attributes (`resolve` gives them meaning, including
+`each.key`/`each.value` and a dynamic block's iterator); anything else (function
 calls such as filebase64sha256) becomes an Unknown that says what it was.
 """
 from __future__ import annotations
@@ -20,12 +22,27 @@ class Unknown:
         return f"<unknown: {self.expr}>"
 
 
+_INDEX = r"""(?:\[\d+\]|\["[^"]*"\])*"""
 _TOKEN = re.compile(r"""\s*(?:
     (?P<num>-?\d+(?:\.\d+)?) |
     (?P<str>"(?:[^"\\]|\\.)*") |
-    (?P<op>==|!=|\?|:|\(|\)|!) |
-    (?P<ref>[A-Za-z_][A-Za-z0-9_\-]*(?:\[\d+\])?(?:\.[A-Za-z_][A-Za-z0-9_\-]*(?:\[\d+\])?)*)
+    (?P<op>==|!=|\?|:|\(|\)|!|\[|\]|\{|\}|,|=) |
+    (?P<ref>[A-Za-z_][A-Za-z0-9_\-]*""" + _INDEX + r"""(?:\.[A-Za-z_][A-Za-z0-9_\-]*""" + _INDEX + r""")*)
 )""", re.X)
+
+
+def _replace(text: object, old: object, new: object) -> object:
+    if not all(isinstance(v, str) for v in (text, old, new)) or (len(old) > 1 and old[0] == old[-1] == "/"):
+        return Unknown(f"replace({text!r}, {old!r}, {new!r})")   # terraform's /regex/ form is not evaluated
+    return text.replace(old, new)
+
+
+# Pure functions evaluated offline; any other call stays an Unknown.
+FUNCTIONS: dict[str, Callable[..., object]] = {
+    "replace": _replace,
+    "lower": lambda s: s.lower() if isinstance(s, str) else Unknown(f"lower({s!r})"),
+    "upper": lambda s: s.upper() if isinstance(s, str) else Unknown(f"upper({s!r})"),
+}
 
 
 class _Parser:
@@ -63,18 +80,62 @@ class _Parser:
             raise ValueError(f"unsupported terraform expression {self.text!r}")
         return value
 
-    def ternary(self) -> object:
+    def expect(self, op: str) -> None:
+        if self.peek() != ("op", op):
+            raise ValueError(f"expected {op!r} in terraform expression {self.text!r}")
+        self.take()
+
+    def sequence(self, close: str) -> list:
+        """Comma-separated expressions up to `close` (a trailing comma is allowed)."""
+        items = []
+        while self.peek() != ("op", close):
+            items.append(self.ternary())
+            if self.peek() == ("op", ","):
+                self.take()
+            elif self.peek() != ("op", close):
+                raise ValueError(f"expected ',' or {close!r} in terraform expression {self.text!r}")
+        self.take()
+        return items
+
+    def mapping(self) -> dict:
+        out: dict = {}
+        while self.peek() != ("op", "}"):
+            kind, key = self.take()
+            if kind not in ("ref", "str"):
+                raise ValueError(f"bad object key {key!r} in terraform expression {self.text!r}")
+            self.expect("=")
+            out[key[1:-1] if kind == "str" else key] = self.ternary()
+            if self.peek() == ("op", ","):
+                self.take()
+        self.take()
+        return out
+
+    def call(self, name: str) -> object:
+        self.take()   # (
+        func = FUNCTIONS.get(name)
+        if func is None:   # not evaluated: skip its arguments
+            depth = 1
+            while self.pos < len(self.tokens) and depth:
+                t = self.take()
+                depth += (t == ("op", "(")) - (t == ("op", ")"))
+            return Unknown(f"{name}(...)")
+        args = self.sequence(")")
+        if any(isinstance(a, Unknown) for a in args):
+            return Unknown(f"{name}(...)")
+        return func(*args)
+
+    def ternary(self, every: bool = False) -> object:
+        """cond ? a : b; with `every`, the list of all values it can take (both sides of each ?:)."""
         cond = self.comparison()
-        if self.peek() == ("op", "?"):
-            self.take()
-            a = self.ternary()
-            if self.take() != ("op", ":"):
-                raise ValueError(f"bad conditional in {self.text!r}")
-            b = self.ternary()
-            if isinstance(cond, Unknown):
-                return Unknown(self.text)
-            return a if cond else b
-        return cond
+        if self.peek() != ("op", "?"):
+            return [cond] if every else cond
+        self.take()
+        a = self.ternary(every)
+        self.expect(":")
+        b = self.ternary(every)
+        if every:
+            return a + b
+        return Unknown(self.text) if isinstance(cond, Unknown) else (a if cond else b)
 
     def comparison(self) -> object:
         left = self.unary()
@@ -99,18 +160,15 @@ class _Parser:
             return value
         if kind == "num":
             return float(text) if "." in text else int(text)
+        if tok == ("op", "["):
+            return self.sequence("]")
+        if tok == ("op", "{"):
+            return self.mapping()
         if kind == "str":
             return self.interp(text[1:-1])
         if kind == "ref":
-            if self.peek() == ("op", "("):  # a function call: not evaluated
-                depth = 0
-                while self.pos < len(self.tokens):
-                    t = self.take()
-                    depth += t == ("op", "(")
-                    depth -= t == ("op", ")")
-                    if depth == 0:
-                        break
-                return Unknown(f"{text}(...)")
+            if self.peek() == ("op", "("):
+                return self.call(text)
             if text in ("true", "false"):
                 return text == "true"
             if text == "null":
@@ -134,10 +192,21 @@ def evaluate(value: object, resolve: Callable[[str], object]) -> object:
     return _expr(value, resolve)
 
 
+def possible_values(value: object, resolve: Callable[[str], object]) -> list:
+    """Every value `value` can take across its conditionals (one value when it has none)."""
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}") and _balanced(value[2:-1]):
+        parser = _Parser(value[2:-1], resolve, lambda s: _interpolate(s, resolve))
+        found = parser.ternary(every=True)
+        if parser.peek() is not None:
+            raise ValueError(f"unsupported terraform expression {value!r}")
+        return found
+    return [evaluate(value, resolve)]
+
+
 def _balanced(inner: str) -> bool:
     depth = 0
-    for i, ch in enumerate(inner):
-        if inner.startswith("${", i):
+    for ch in inner:
+        if ch == "{":
             depth += 1
         elif ch == "}":
             depth -= 1
@@ -160,8 +229,8 @@ def _interpolate(text: str, resolve: Callable[[str], object]) -> object:
             break
         parts.append(text[pos:start])
         depth, end = 0, start
-        for end in range(start, len(text)):
-            if text.startswith("${", end):
+        for end in range(start + 1, len(text)):
+            if text[end] == "{":
                 depth += 1
             elif text[end] == "}":
                 depth -= 1

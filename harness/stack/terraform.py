@@ -7,24 +7,24 @@ expected values (memory, timeout, handler) from it instead of restating them.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import hcl2
 
+from harness.stack.errors import StackError
 from harness.stack.hclexpr import Unknown, evaluate
+from harness.stack.meta import Instance, Key, blocks_of, instances, scoped, single, steps, walk
 
 DEFAULT_ACCOUNT = "123456789012"
 
 
-class StackError(ValueError):
-    """The terraform cannot be read or resolved."""
-
-
 @dataclass(frozen=True)
 class FunctionDecl:
-    address: str
-    key: str
+    address: str         # terraform's address: aws_lambda_function.test["ffmpeg_check"] for a for_each instance
+    key: str             # the logical name phases use: the for_each key, else the resource name
     name: str
     handler: str
     runtime: str
@@ -87,18 +87,26 @@ class StackSpec:
     functions: dict[str, FunctionDecl]
     resources: dict = field(repr=False, default_factory=dict)
     queues: dict = field(default_factory=dict)       # aws_sqs_queue address -> name
+    outputs: dict = field(default_factory=dict)      # output name -> the one reference it gives, e.g. "aws_iam_role.lambda.arn"
 
     def function(self, key: str) -> FunctionDecl:
-        """A function by its terraform resource name, e.g. 'video_processor'."""
+        """A function by its logical name: the resource name ('video_processor') or its for_each key."""
         try:
             return self.functions[key]
         except KeyError:
-            raise StackError(f"terraform declares no aws_lambda_function.{key} "
-                             f"(declared: {', '.join(sorted(self.functions))})") from None
+            raise StackError(f"terraform declares no aws_lambda_function named {key!r} (declared: "
+                             + ", ".join(f"{k} = {f.address}" for k, f in sorted(self.functions.items()))
+                             + ")") from None
 
     @property
     def enabled_functions(self) -> list[FunctionDecl]:
         return [f for f in self.functions.values() if f.enabled]
+
+    @property
+    def layer_arn_outputs(self) -> dict[str, str]:
+        """Output name -> layer address, for the outputs that give a layer's ARN (with its version)."""
+        return {name: ref.rsplit(".", 1)[0] for name, ref in self.outputs.items()
+                if ref.endswith(".arn") and ref.rsplit(".", 1)[0] in self.layers}
 
 
 def _unquote(key: str) -> str:
@@ -116,11 +124,12 @@ def _load_blocks(tf_dir: Path) -> dict:
                 doc = hcl2.load(fh)
         except Exception as exc:  # python-hcl2 raises lark errors of many kinds
             raise StackError(f"{path}: cannot parse terraform: {exc}") from exc
-        for block in doc.get("variable", []):
-            for name, body in block.items():
-                merged["variable"][_unquote(name)] = body
+        for kind in ("variable", "output"):
+            for block in doc.get(kind, []):
+                for name, body in block.items():
+                    merged[kind][_unquote(name)] = body
         for block in doc.get("locals", []):
-            merged["locals"].update({k: v for k, v in block.items() if k != "__is_block__"})
+            merged["locals"].update({k: v for k, v in block.items() if not k.startswith("__")})
         for kind in ("resource", "data"):
             for block in doc.get(kind, []):
                 for rtype, named in block.items():
@@ -133,13 +142,6 @@ def _parse_tfvars(path: Path) -> dict:
     with path.open() as fh:
         doc = hcl2.load(fh)
     return {k: evaluate(v, lambda ref: Unknown(ref)) for k, v in doc.items() if not k.startswith("__")}
-
-
-def _single(body: dict, key: str, default=None):
-    value = body.get(key, default)
-    if isinstance(value, list) and value and isinstance(value[0], dict) and value[0].get("__is_block__"):
-        return value[0]
-    return value
 
 
 def load_stack(tf_dir: Path, *, workspace: str | None = None, overrides: dict | None = None,
@@ -162,27 +164,37 @@ def load_stack(tf_dir: Path, *, workspace: str | None = None, overrides: dict | 
     region = str(variables.get("aws_region") or "us-east-1")
     resources = blocks["resource"]
     data = blocks["data"]
-    cache: dict = {}
 
     def resolve(ref: str) -> object:
-        parts = ref.split(".")
+        parts = steps(ref)
         if parts[0] == "var":
             if parts[1] not in variables:
                 raise StackError(f"terraform references undeclared variable var.{parts[1]}")
-            return variables[parts[1]]
+            return walk(variables[parts[1]], parts[2:], ref)
         if parts[0] == "local":
-            return evaluate(blocks["locals"][parts[1]], resolve)
+            if parts[1] not in blocks["locals"]:
+                raise StackError(f"terraform references undeclared local.{parts[1]} "
+                                 f"(declared: {', '.join(sorted(blocks['locals'])) or 'none'})")
+            return walk(evaluate(blocks["locals"][parts[1]], resolve), parts[2:], ref)
         if parts[0] == "terraform" and parts[1] == "workspace":
             return workspace
-        if parts[0] == "data":
+        if parts[0] in ("data", "each", "count"):   # each/count outside a resource that has them
             return Unknown(ref)
-        rtype, rname = parts[0], parts[1].split("[")[0]
-        attr = parts[2] if len(parts) > 2 else "id"
+        rtype, rname, rest = str(parts[0]), str(parts[1]), parts[2:]
         address = f"{rtype}.{rname}"
         if address not in resources:
             raise StackError(f"terraform references {address}, which is not declared")
-        body = cache.setdefault(address, resources[address])
-        return _attribute(rtype, body, attr, resolve, region, account)
+        body = resources[address]
+        scope = resolve
+        if rest and (isinstance(rest[0], (int, Key))):    # an instance: [0] of a count, ["k"] of a for_each
+            index, rest = rest[0], rest[1:]
+            if "for_each" in body:
+                found = [i for i in instances(address, body, resolve) if i.key == str(index)]
+                if not found:
+                    raise StackError(f"terraform references {address}[{index!r}], which for_each does not declare")
+                scope = scoped(resolve, {"each": found[0].each})
+        attr = str(rest[0]) if rest else "id"
+        return walk(_attribute(rtype, body, attr, scope, region, account), rest[1:], ref)
 
     table_addr = _only(resources, "aws_dynamodb_table")
     tbody = resources[table_addr]
@@ -207,32 +219,18 @@ def load_stack(tf_dir: Path, *, workspace: str | None = None, overrides: dict | 
             name = str(evaluate(body["layer_name"], resolve))
             layers[address] = LayerDecl(address, name, tuple(evaluate(body.get("compatible_runtimes", []), resolve)),
                                         f"arn:aws:lambda:{region}:{account}:layer:{name}:1")
-    functions = {}
+    layer_by_arn = {decl.arn: address for address, decl in layers.items()}
+    functions: dict[str, FunctionDecl] = {}
     for address, body in resources.items():
         if not address.startswith("aws_lambda_function."):
             continue
-        key = address.split(".", 1)[1]
-        count = evaluate(body.get("count", 1), resolve)
-        env_block = _single(body, "environment") or {}
-        env = evaluate((env_block or {}).get("variables", {}), resolve) if env_block else {}
-        eph = _single(body, "ephemeral_storage") or {}
-        layer_refs = tuple(_layer_address(v) for v in body.get("layers", []))
-        reserved = evaluate(body.get("reserved_concurrent_executions", -1), resolve)
-        functions[key] = FunctionDecl(
-            address=address, key=key,
-            name=str(evaluate(body["function_name"], resolve)),
-            handler=str(evaluate(body.get("handler"), resolve)),
-            runtime=str(evaluate(body.get("runtime"), resolve)),
-            memory_mb=int(evaluate(body.get("memory_size", 128), resolve)),
-            timeout_s=int(evaluate(body.get("timeout", 3), resolve)),
-            ephemeral_mb=int(evaluate(eph.get("size", 512), resolve)) if eph else 512,
-            env={str(k): v for k, v in (env or {}).items()},
-            layers=layer_refs,
-            role=str(evaluate(body.get("role"), resolve)),
-            enabled=bool(count) if not isinstance(count, Unknown) else True,
-            reserved_concurrency=None if reserved in (-1, None) or isinstance(reserved, Unknown) else int(reserved),
-            file=str(_source_file(tf_dir, address)),
-        )
+        for inst in instances(address, body, resolve):
+            key = inst.key if inst.key is not None else address.split(".", 1)[1]
+            if key in functions:
+                raise StackError(f"{inst.address} and {functions[key].address} both declare a function named "
+                                 f"{key!r}: rename one (phases find functions by that name)")
+            functions[key] = _function(tf_dir, address, inst, key, body,
+                                       scoped(resolve, {"each": inst.each}) if inst.each else resolve, layer_by_arn)
     by_name = {fn.name: key for key, fn in functions.items()}
     for address, body in resources.items():
         if not address.startswith("aws_lambda_function_event_invoke_config."):
@@ -241,17 +239,58 @@ def load_stack(tf_dir: Path, *, workspace: str | None = None, overrides: dict | 
         if name not in by_name:
             raise StackError(f"{address}: function_name {name!r} is no aws_lambda_function of this stack")
         key = by_name[name]
-        on_failure = (_single(_single(body, "destination_config") or {}, "on_failure") or {}).get("destination")
+        on_failure = (single(single(body, "destination_config") or {}, "on_failure") or {}).get("destination")
         functions[key] = dataclasses.replace(
             functions[key], max_retry_attempts=int(evaluate(body.get("maximum_retry_attempts", 2), resolve)),
             max_event_age_s=int(evaluate(body.get("maximum_event_age_in_seconds", 21600), resolve)),
             on_failure=str(evaluate(on_failure, resolve)) if on_failure else None)
     queues = {address: str(evaluate(body["name"], resolve)) for address, body in resources.items()
               if address.startswith("aws_sqs_queue.")}
-    return StackSpec(tf_dir=tf_dir, workspace=workspace, region=region, account=account,
+    outputs = {name: m.group(1) for name, body in blocks["output"].items()
+               if isinstance(body, dict) and (m := _SINGLE_REF.fullmatch(str(body.get("value", ""))))}
+    return StackSpec(tf_dir=tf_dir, workspace=workspace, region=region, account=account, outputs=outputs,
                      variables=variables, bucket=bucket, table=table, role_name=role_name, queues=queues,
                      role_arn=f"arn:aws:iam::{account}:role/{role_name}", policy=policy,
                      layers=layers, functions=functions, resources=resources)
+
+
+def _function(tf_dir: Path, address: str, inst: Instance, key: str, body: dict, resolve: Callable,
+              layer_by_arn: dict) -> FunctionDecl:
+    env: dict = {}
+    for block, scope in blocks_of(body, "environment", resolve):
+        variables = evaluate(block.get("variables", {}), scope)
+        if not isinstance(variables, dict):
+            raise StackError(f"{inst.address}: environment variables {block.get('variables')!r} cannot be "
+                             "resolved offline (the harness provisions and checks exactly these)")
+        env.update(variables)
+    eph = next((evaluate(b.get("size", 512), s) for b, s in blocks_of(body, "ephemeral_storage", resolve)), 512)
+    layer_arns = evaluate(body.get("layers", []), resolve)
+    if isinstance(layer_arns, Unknown):
+        raise StackError(f"{inst.address}: layers {body.get('layers')!r} cannot be resolved offline")
+    reserved = evaluate(body.get("reserved_concurrent_executions", -1), resolve)
+    return FunctionDecl(
+        address=inst.address, key=key,
+        name=str(evaluate(body["function_name"], resolve)),
+        handler=str(evaluate(body.get("handler"), resolve)),
+        runtime=str(evaluate(body.get("runtime"), resolve)),
+        memory_mb=int(evaluate(body.get("memory_size", 128), resolve)),
+        timeout_s=int(evaluate(body.get("timeout", 3), resolve)),
+        ephemeral_mb=int(eph),
+        env={str(k): v for k, v in env.items()},
+        layers=tuple(layer_by_arn.get(str(arn), str(arn)) for arn in layer_arns),
+        role=str(evaluate(body.get("role"), resolve)),
+        enabled=inst.enabled,
+        reserved_concurrency=None if reserved in (-1, None) or isinstance(reserved, Unknown) else int(reserved),
+        file=str(_source_file(tf_dir, address)),
+    )
+
+
+_SINGLE_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z_][A-Za-z0-9_\-]*)+)\}")
+
+
+def env_strings(env: dict) -> dict[str, str]:
+    """Environment values as Lambda stores them: terraform's string conversion (true, 1, 1.5)."""
+    return {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in env.items()}
 
 
 def _selected_workspace(tf_dir: Path) -> str:
@@ -303,11 +342,6 @@ def _attribute(rtype: str, body: dict, attr: str, resolve, region: str, account:
             "aws_sqs_queue": f"arn:aws:sqs:{region}:{account}:{name}",
         }.get(rtype, Unknown(f"{rtype}.arn"))
     return Unknown(f"{rtype}.{attr}")
-
-
-def _layer_address(value: str) -> str:
-    text = value.strip("${}\"")
-    return ".".join(text.split(".")[:2])
 
 
 def _policy(resources: dict, data: dict, resolve) -> list[Statement]:

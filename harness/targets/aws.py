@@ -23,7 +23,8 @@ from harness.stack.terraform import load_stack
 from harness.targets.base import Sources, Target, TargetError
 
 PROD_NAME = re.compile(r"(^|[-_])(prod|production|live)([-_]|$)", re.I)
-# terraform's test_function_names output key -> the function's resource key (one map: `serve` writes it too)
+# terraform's test_function_names output key -> the function's logical key, the for_each key of
+# aws_lambda_function.test (one map: `serve` writes it too)
 OUTPUT_FUNCTIONS = {"hello": "video_processor_test", "ffmpeg_check": "ffmpeg_check", "s3_roundtrip": "s3_roundtrip",
                     "segment": "segment_test", "job_status": "job_status"}
 
@@ -146,8 +147,26 @@ class AwsTarget(Target):
 
 
 def _apply_outputs(spec, outputs: dict):
+    """The deployed names and ARNs in place of the ones computed offline (account, layer version, vars):
+    what 1A compares the deployed functions with."""
     functions = dict(spec.functions)
     names = dict(outputs.get("test_function_names") or {})
+    layers = dict(spec.layers)
+    swap: dict = {}   # value computed offline -> the deployed one
+    for name, address in spec.layer_arn_outputs.items():
+        if outputs.get(name):
+            swap[layers[address].arn] = outputs[name]
+            layers[address] = dataclasses.replace(layers[address], arn=outputs[name])
+    if outputs.get("role_arn"):
+        swap[spec.role_arn] = outputs["role_arn"]
+    if outputs.get("bucket_name"):
+        swap[spec.bucket] = outputs["bucket_name"]
+    if outputs.get("table_name"):
+        swap[spec.table.name] = outputs["table_name"]
+    for key, fn in functions.items():
+        functions[key] = dataclasses.replace(fn, role=swap.get(fn.role, fn.role),
+                                             env={k: swap.get(v, v) if isinstance(v, str) else v
+                                                  for k, v in fn.env.items()})
     for out_key, tf_key in OUTPUT_FUNCTIONS.items():
         if tf_key in functions:
             if names.get(out_key):
@@ -161,4 +180,4 @@ def _apply_outputs(spec, outputs: dict):
     if outputs.get("table_name"):
         table = dataclasses.replace(table, name=outputs["table_name"])
     return dataclasses.replace(spec, bucket=outputs.get("bucket_name", spec.bucket), table=table,
-                               functions=functions)
+                               functions=functions, layers=layers, role_arn=swap.get(spec.role_arn, spec.role_arn))
