@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from tabulate import tabulate
 
-from harness.catalogue import BY_ID, QUESTION_KEYS, QUESTIONS
+from harness.catalogue import BY_ID, NOT_CHECKED, QUESTION_KEYS, QUESTIONS
 from harness.redact import redact, redact_mapping
 
 # Why SigV2 is worth a notice but not a NO-GO on its own: "Amazon S3 supports only AWS Signature
@@ -213,6 +213,10 @@ def build_report(facts: RunFacts) -> Report:
     lines = missing_lines + blocked
     md.extend(f"- {line}" for line in lines) if lines else md.append("None.")
     md.append("")
+    md.append("## Not checked by this gate")
+    md.append("What this harness does not judge at all, whatever the verdict:")
+    md.extend(f"- {what}: {why}" for what, why in NOT_CHECKED)
+    md.append("")
     signs = sorted({sign for s in facts.steps for sign in (*s.warnings, *s.injected)})
     warn_rows = [(s.id, sign, s.warnings.get(sign, 0), s.injected.get(sign, 0)) for s in facts.steps
                  for sign in signs if s.warnings.get(sign) or s.injected.get(sign)]
@@ -295,6 +299,7 @@ def build_report(facts: RunFacts) -> Report:
         "collection_errors": [{"node": n, "message": m} for n, m in facts.collection_errors],
         "ledger_gap": facts.ledger_gap,
         "interrupted": facts.interrupted,
+        "not_checked": [{"what": what, "why": why} for what, why in NOT_CHECKED],
         "extra": facts.extra,
     }
     data = json.loads(redact(json.dumps(data, default=str)))

@@ -148,6 +148,7 @@ def context(data: dict) -> dict:
         "code": code, "code_rows": code_rows, "steps": steps, "failures": failures, "reasons": reasons,
         "collection_errors": data.get("collection_errors") or [], "ledger_gap": _lines(data.get("ledger_gap")),
         "fidelity_rows": [r for r in fidelity.get("rows") or [] if isinstance(r, dict)],
+        "not_checked": [n for n in data.get("not_checked") or [] if isinstance(n, dict)],
         "reduced": _lines(fidelity.get("reduced")),
         "target_rows": sorted((str(k), _fmt(v)) for k, v in details.items() if k != "fidelity"),
         "tables": ((data.get("extra") or {}).get("tables") or {}),

@@ -137,3 +137,22 @@ def test_the_fidelity_table_and_reduced_fidelity_reach_the_verdict_line() -> Non
     assert report.data["fidelity"] == {"rows": rows, "reduced": ["memory"]}
     full = build_report(facts([step("1A")], target={"name": "local", "fidelity": rows[1:]}))
     assert "reduced fidelity" not in full.headline
+
+
+def test_the_report_lists_what_the_gate_does_not_check() -> None:
+    from harness.catalogue import NOT_CHECKED
+    from harness.report_html import render_html
+
+    report = build_report(facts([step("1A")]))
+    assert "## Not checked by this gate" in report.markdown
+    assert f"- terraform fmt: {dict(NOT_CHECKED)['terraform fmt']}" in report.markdown
+    assert report.data["not_checked"][0]["what"] == "terraform fmt"
+    assert "Not checked by this gate" in render_html(report.data)
+
+
+def test_an_interrupted_run_is_no_go_and_blames_no_step() -> None:
+    report = build_report(facts([step("1A"), step("1B", "not_run")],
+                                interrupted="phases/test_1b_x.py::test_y[local] (SIGTERM)"))
+    assert report.verdict == "NO-GO"
+    assert "run interrupted at phases/test_1b_x.py::test_y[local] (SIGTERM)" in report.headline
+    assert report.data["failures"] == []
