@@ -45,14 +45,16 @@ def create_app(
 def _consume_failures(app: FastAPI, settings: Settings) -> None:
     """Start the on-failure destination consumer with the app, stop it with the app."""
     from backend.aws import JobStore, make_client
-    from backend.failures import FailureConsumer
+    from backend.failures import FailureConsumer, output_cleaner
 
     state: dict = {}
 
     @app.on_event("startup")
     def _start() -> None:
         store = JobStore(app.state.aws.dynamodb, settings.DYNAMODB_TABLE_NAME)
-        state["consumer"] = FailureConsumer(make_client("sqs"), settings.FAILURE_QUEUE_URL, store).start()
+        state["consumer"] = FailureConsumer(
+            make_client("sqs"), settings.FAILURE_QUEUE_URL, store,
+            cleanup=output_cleaner(app.state.aws.s3, settings.AWS_BUCKET_NAME)).start()
 
     @app.on_event("shutdown")
     def _stop() -> None:

@@ -6,16 +6,20 @@ Why the backend and not a second function: the backend already owns the job reco
 stack has no event-source mappings to drive a consumer function. One thread long-polls the queue;
 each record becomes one conditional update (only a QUEUED or PROCESSING job is touched, so a
 late COMPLETED is never overwritten), and the message is deleted once handled.
+
+A function killed after a segment landed could not delete its outputs (CONTRACT.md F3: a failed
+job leaves nothing under processed/<job_id>/), so the consumer deletes them when it marks the job
+FAILED: every attempt has ended by the time Lambda sends the record.
 """
 from __future__ import annotations
 
 import json
 import logging
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from backend.aws import JobStore
-from video_processor.core import PROCESSING, QUEUED
+from video_processor.core import PROCESSING, QUEUED, delete_prefix, job_output_prefix
 
 log = logging.getLogger("backend.failures")
 
@@ -33,8 +37,9 @@ def reason_of(record: dict) -> str:
             f"{context.get('approximateInvokeCount', '?')} attempts)")[:1000]
 
 
-def handle(record: dict, store: JobStore) -> str | None:
-    """Mark the record's job FAILED if it is still QUEUED or PROCESSING; returns the job id touched."""
+def handle(record: dict, store: JobStore, cleanup: Callable[[str], int] | None = None) -> str | None:
+    """Mark the record's job FAILED if it is still QUEUED or PROCESSING, then delete its partial outputs;
+    returns the job id touched."""
     payload = record.get("requestPayload")
     job_id = payload.get("job_id") if isinstance(payload, dict) else None
     if not isinstance(job_id, str):
@@ -44,13 +49,24 @@ def handle(record: dict, store: JobStore) -> str | None:
     for status in (PROCESSING, QUEUED):
         if store.update(job_id, {"status": "FAILED", "error_message": reason}, only_if_status=status):
             log.info("job %s: FAILED from the on-failure destination: %s", job_id, reason)
+            if cleanup is not None:
+                deleted = cleanup(job_id)
+                if deleted:
+                    log.info("job %s: deleted %d partial output(s)", job_id, deleted)
             return job_id
     return None
 
 
+def output_cleaner(s3: Any, bucket: str) -> Callable[[str], int]:
+    """Deletes one job's outputs (processed/<job_id>/) from the bucket; returns how many objects."""
+    return lambda job_id: delete_prefix(s3, bucket, job_output_prefix(job_id))
+
+
 class FailureConsumer:
-    def __init__(self, sqs: Any, queue_url: str, store: JobStore, *, wait_s: int = 1) -> None:
+    def __init__(self, sqs: Any, queue_url: str, store: JobStore, *, wait_s: int = 1,
+                 cleanup: Callable[[str], int] | None = None) -> None:
         self.sqs, self.queue_url, self.store, self.wait_s = sqs, queue_url, store, wait_s
+        self.cleanup = cleanup
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -60,7 +76,7 @@ class FailureConsumer:
         handled = 0
         for msg in resp.get("Messages", []):
             try:
-                handle(json.loads(msg["Body"]), self.store)
+                handle(json.loads(msg["Body"]), self.store, self.cleanup)
             except ValueError:
                 log.warning("on-failure message is not JSON: %s", msg.get("Body", "")[:300])
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=msg["ReceiptHandle"])

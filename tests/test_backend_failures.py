@@ -5,10 +5,10 @@ import json
 import uuid
 
 import boto3
-from backend_support import REGION, backend_env
+from backend_support import BUCKET, REGION, backend_env
 
 from backend.aws import JobStore
-from backend.failures import FailureConsumer, reason_of
+from backend.failures import FailureConsumer, output_cleaner, reason_of
 
 
 def record(job_id: str, error_type: str = "Runtime.OutOfMemory") -> dict:
@@ -48,3 +48,27 @@ def test_the_consumer_fails_queued_and_processing_jobs_and_never_touches_a_finis
         assert env.job(ids["PROCESSING"])["error_message"].startswith("Runtime.OutOfMemory: ")
         assert env.job(ids["COMPLETED"])["status"] == "COMPLETED"
         assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages") is None
+
+
+def test_a_job_failed_from_the_destination_loses_its_partial_outputs_and_a_completed_one_keeps_them() -> None:
+    """A crash after segment_000 landed: the function could not clean up, so the consumer does (CONTRACT F3)."""
+    with backend_env() as env:
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="failures-cleanup")["QueueUrl"]
+        store = JobStore(env.ddb, env.settings.DYNAMODB_TABLE_NAME)
+        crashed, done = str(uuid.uuid4()), str(uuid.uuid4())
+        for jid, status in ((crashed, "PROCESSING"), (done, "COMPLETED")):
+            env.put_job(jid, status=status, created_at="2025-01-01T00:00:00.000000Z",
+                        updated_at="2025-01-01T00:00:01.000000Z", s3_key="uploads/a.mp4")
+            env.s3.put_object(Bucket=BUCKET, Key=f"processed/{jid}/segment_000.mp4", Body=b"x")
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record(jid, "Runtime.ExitError")))
+        env.s3.put_object(Bucket=BUCKET, Key=f"processed/{crashed}-other/segment_000.mp4", Body=b"y")
+        consumer = FailureConsumer(sqs, url, store, wait_s=0, cleanup=output_cleaner(env.s3, BUCKET))
+        handled = 0
+        for _ in range(10):
+            handled += consumer.poll_once()
+            if handled >= 2:
+                break
+        keys = sorted(o["Key"] for o in env.s3.list_objects_v2(Bucket=BUCKET, Prefix="processed/").get("Contents", []))
+        assert env.job(crashed)["status"] == "FAILED"
+        assert keys == sorted([f"processed/{crashed}-other/segment_000.mp4", f"processed/{done}/segment_000.mp4"])

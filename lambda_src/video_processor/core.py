@@ -11,8 +11,10 @@ from .clock import FORMAT as TIMESTAMP_FORMAT
 from .clock import format_ts, next_timestamp
 from .config import Config
 from .jobs import HASH_KEY
+from .keys import job_output_prefix
 from .processing import run_job
+from .s3io import delete_prefix
 from .status import ALL_STATUSES, COMPLETED, FAILED, PROCESSING, QUEUED
 
 __all__ = ["ALL_STATUSES", "COMPLETED", "FAILED", "HASH_KEY", "PROCESSING", "QUEUED", "TIMESTAMP_FORMAT",
-           "Config", "format_ts", "next_timestamp", "run_job"]
+           "Config", "delete_prefix", "format_ts", "job_output_prefix", "next_timestamp", "run_job"]
