@@ -8,7 +8,7 @@ each record becomes one conditional update (only a QUEUED or PROCESSING job is t
 late COMPLETED is never overwritten), and the message is deleted once handled.
 
 A function killed after a segment landed could not delete its outputs (CONTRACT.md F3: a failed
-job leaves nothing under processed/<job_id>/), so the consumer deletes them when it marks the job
+job leaves nothing under processed/<job_id>/), so the consumer deletes them, then marks the job
 FAILED: every attempt has ended by the time Lambda sends the record.
 """
 from __future__ import annotations
@@ -25,34 +25,43 @@ log = logging.getLogger("backend.failures")
 
 
 def reason_of(record: dict) -> str:
-    """error_message for the job (CONTRACT.md F1/F4): Lambda's errorType is the reason class."""
+    """error_message for the job (CONTRACT.md F1/F4): Lambda's errorType is the reason class. An event
+    that never ran (too old while throttled, or reserved concurrency 0) has no response: its reason is
+    the condition itself."""
     context = record.get("requestContext") or {}
+    condition = context.get("condition", "failed")
     response = record.get("responsePayload")
     if isinstance(response, dict):
         etype = response.get("errorType") or "Lambda.Unknown"
         message = " ".join(str(response.get("errorMessage") or "").split())
+    elif response is None and "responseContext" not in record:
+        etype, message = f"Lambda.{condition}", "the function never ran this event"
     else:
         etype, message = "Lambda.Unknown", " ".join(str(response or "").split())
-    return (f"{etype}: {message} ({context.get('condition', 'failed')} after "
+    return (f"{etype}: {message} ({condition} after "
             f"{context.get('approximateInvokeCount', '?')} attempts)")[:1000]
 
 
 def handle(record: dict, store: JobStore, cleanup: Callable[[str], int] | None = None) -> str | None:
-    """Mark the record's job FAILED if it is still QUEUED or PROCESSING, then delete its partial outputs;
-    returns the job id touched."""
+    """Mark the record's job FAILED if it is still QUEUED or PROCESSING, deleting its partial outputs
+    first (so FAILED always means no outputs); returns the job id touched."""
     payload = record.get("requestPayload")
     job_id = payload.get("job_id") if isinstance(payload, dict) else None
     if not isinstance(job_id, str):
         log.warning("on-failure record without a job id: %s", str(record)[:300])
         return None
+    job = store.get(job_id) or {}
+    status = job.get("status")
+    if status not in (PROCESSING, QUEUED):
+        return None                      # finished (or unknown): a late record never touches it
+    if cleanup is not None:
+        deleted = cleanup(job_id)
+        if deleted:
+            log.info("job %s: deleted %d partial output(s)", job_id, deleted)
     reason = reason_of(record)
-    for status in (PROCESSING, QUEUED):
-        if store.update(job_id, {"status": "FAILED", "error_message": reason}, only_if_status=status):
+    for only_if in (status, PROCESSING, QUEUED):
+        if store.update(job_id, {"status": "FAILED", "error_message": reason}, only_if_status=only_if):
             log.info("job %s: FAILED from the on-failure destination: %s", job_id, reason)
-            if cleanup is not None:
-                deleted = cleanup(job_id)
-                if deleted:
-                    log.info("job %s: deleted %d partial output(s)", job_id, deleted)
             return job_id
     return None
 

@@ -176,6 +176,156 @@ def test_an_oom_killed_job_ends_failed_through_the_on_failure_destination(target
     evidence.add("reliable", f"OOM-killed job FAILED through the on-failure destination in {elapsed:.1f} s")
 
 
+def _queued_job(target, fixture) -> tuple[str, str]:
+    job_id = target.new_job_id()
+    key = target.upload_file(fixture.path, job_id=job_id)
+    target.create_queued_job(job_id, key)
+    return job_id, key
+
+
+def _attempts_of_a_hard_fault(target, job_id: str, outcome: str, error_type: str) -> list:
+    """Every async attempt ended the same way, with one request id, and Lambda's REPORT line says so."""
+    fn = target.stack.function(PROCESSOR)
+    allowed = 1 + fn.max_retry_attempts           # terraform's aws_lambda_function_event_invoke_config
+    attempts = target.invocations_for_job(job_id)
+    got = [(a.outcome, a.error_type) for a in attempts]
+    assert got == [(outcome, error_type)] * allowed, f"expected {allowed} attempts ending {outcome} ({error_type}), got {got}"
+    assert len({a.request_id for a in attempts}) == 1, "async retries must keep the request id"
+    rid = attempts[0].request_id
+    reports = [ln for ln in target.function_logs(fn.name) if ln.startswith(f"REPORT RequestId: {rid}")]
+    status = "Status: timeout" if outcome == "timeout" else f"Status: error\tError Type: {error_type}"
+    assert len(reports) == allowed and all(ln.endswith(status) for ln in reports), reports
+    return attempts
+
+
+@pytest.mark.contract("F4", "F3")
+@pytest.mark.local_only
+def test_a_runtime_crash_mid_upload_ends_failed_through_the_on_failure_destination(target, manifest, evidence) -> None:
+    """The runtime process dies of SIGSEGV while it uploads the job's second segment, on every attempt: the
+    AWS endpoint signals the instance process that sent the PutObject (as a real crash would, from outside
+    the function) and the upload never lands. Lambda reports Runtime.ExitError ("signal: segmentation
+    fault"), retries with the same request id, then sends the on-failure record; the backend's consumer
+    marks the job FAILED. The crash hits the second upload, so segment_000 has landed on every attempt: the
+    consumer must delete processed/<job_id>/ before it marks the job FAILED (CONTRACT F3)."""
+    fixture = manifest["standard_720p"]
+    fn = target.stack.function(PROCESSOR)
+    assert fn.on_failure, "terraform declares no on-failure destination for the processor"
+    target.backend()                      # the consumer runs in the backend
+    t0 = time.monotonic()
+    job_id, key = _queued_job(target, fixture)
+    with target.fault(service="s3", operation="PutObject", match=f"processed/{job_id}/segment_001",
+                      crash="SIGSEGV") as rule:
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        job = target.wait_for_job(job_id, timeout=120)
+    elapsed = time.monotonic() - t0
+    assert len(rule.crashed) == 1 + fn.max_retry_attempts, f"SIGSEGV reached {rule.crashed} ({rule.hits} hits)"
+    _attempts_of_a_hard_fault(target, job_id, "error", "Runtime.ExitError")
+    _assert_final(target, evidence, "runtime crash (SIGSEGV) mid-upload, every attempt (on-failure destination)",
+                  job_id, "FAILED", reason="Runtime.ExitError")
+    assert "Runtime exited with error: signal: segmentation fault" in job["error_message"], job["error_message"]
+    assert "RetriesExhausted" in job["error_message"], job["error_message"]
+    evidence.add("reliable", f"crashed job FAILED through the on-failure destination in {elapsed:.1f} s")
+
+
+@pytest.mark.contract("F4", "F3")
+@pytest.mark.local_only
+@pytest.mark.injects("lambda_timeout")
+def test_the_hard_timeout_on_every_attempt_ends_failed_through_the_on_failure_destination(target, manifest,
+                                                                                           evidence) -> None:
+    """Timeout 3 s, and every DynamoDB request the function makes for the job stalls for 8 s (then fails),
+    on every attempt: whatever the call (a read or the claim), no timeout guard can pre-empt a call in
+    flight, so Lambda kills each attempt (Sandbox.Timedout). After the last retry the on-failure record
+    reaches the backend's consumer, which marks the job FAILED."""
+    fixture = manifest["short_3s"]
+    target.backend()
+    t0 = time.monotonic()
+    job_id, key = _queued_job(target, fixture)
+    with target.function_config(PROCESSOR, Timeout=3), \
+            target.fault(service="dynamodb", match=job_id, delay_s=8.0, error="InternalServerError") as rule:
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        job = target.wait_for_job(job_id, timeout=90)
+    elapsed = time.monotonic() - t0
+    assert rule.hits >= 1 + target.stack.function(PROCESSOR).max_retry_attempts, f"{rule.hits} stalls"
+    _attempts_of_a_hard_fault(target, job_id, "timeout", "Sandbox.Timedout")
+    _assert_final(target, evidence, "hard timeout on every attempt, guard unable to act (on-failure destination)",
+                  job_id, "FAILED", reason="Sandbox.Timedout")
+    assert "RetriesExhausted" in job["error_message"], job["error_message"]
+    evidence.add("reliable", f"timed-out job FAILED through the on-failure destination in {elapsed:.1f} s")
+
+
+@pytest.mark.contract("F2", "F4", "R4")
+@pytest.mark.local_only
+def test_a_transient_error_on_every_attempt_ends_failed_after_the_last_retry(target, manifest, evidence) -> None:
+    """Every DynamoDB request the function makes for the job answers 500 InternalServerError, on every
+    attempt. The function cannot claim the job, so after its bounded retries (R4) it must fail the
+    invocation (F2: before the claim a failure fails the invocation); it cannot write FAILED itself, as
+    every write of the record fails too. Lambda runs 1 + MaximumRetryAttempts attempts with one request id,
+    then sends the on-failure record (RetriesExhausted) and the backend's consumer marks the job FAILED
+    (F4). Lambda's errorType is the processor's choice (F2 says only that it names the cause)."""
+    fixture = manifest["short_3s"]
+    fn = target.stack.function(PROCESSOR)
+    allowed = 1 + fn.max_retry_attempts
+    target.backend()
+    t0 = time.monotonic()
+    job_id, key = _queued_job(target, fixture)
+    with target.fault(service="dynamodb", match=job_id, error="InternalServerError") as rule:
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        job = target.wait_for_job(job_id, timeout=240)
+    elapsed = time.monotonic() - t0
+    attempts = target.invocations_for_job(job_id)
+    assert [a.outcome for a in attempts] == ["error"] * allowed, \
+        f"expected {allowed} failed attempts (F2), got {[(a.outcome, a.error_type) for a in attempts]}"
+    assert len({a.request_id for a in attempts}) == 1, "async retries must keep the request id"
+    assert rule.hits >= allowed, f"only {rule.hits} DynamoDB requests failed"
+    _assert_final(target, evidence, f"transient error (DynamoDB 500) on all {allowed} attempts "
+                  "(on-failure destination)", job_id, "FAILED")
+    assert job["error_message"].endswith(f"(RetriesExhausted after {allowed} attempts)"), job["error_message"]
+    evidence.add("reliable", f"job failing transiently on every attempt FAILED after {allowed} attempts "
+                             f"in {elapsed:.1f} s")
+
+
+@pytest.mark.contract("F4", "L4")
+@pytest.mark.local_only
+def test_an_event_throttled_past_its_maximum_age_ends_failed_through_the_on_failure_destination(target, manifest,
+                                                                                                evidence) -> None:
+    """Reserved concurrency 1, held by a job whose first DynamoDB request stalls for 6 s; the async event
+    of a second job may wait at most 2 s (MaximumEventAgeInSeconds, a local-only value below AWS's 60 s).
+    Lambda keeps the throttled event queued and retries it until it is that old, then sends the on-failure
+    record (EventAgeExceeded) without ever running the function; the backend's consumer marks the job
+    FAILED. The job holding the slot completes."""
+    fixture = manifest["short_3s"]
+    name = target.stack.function(PROCESSOR).name
+    target.backend()
+    assert target.runtime.wait_idle(60), "earlier async events of this worker are still running"
+    blocker_id, blocker_key = _queued_job(target, fixture)
+    job_id, key = _queued_job(target, fixture)
+    with target.reserved_concurrency(PROCESSOR, 1), \
+            target.event_invoke_config(PROCESSOR, MaximumEventAgeInSeconds=2), \
+            target.fault(service="dynamodb", match=blocker_id, delay_s=6.0, times=1) as stall:
+        target.invoke(PROCESSOR, _event(target, blocker_id, blocker_key), asynchronous=True)
+        deadline = time.monotonic() + 15
+        while target.runtime.in_flight(name) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert target.runtime.in_flight(name) == 1, "the first job never took the only slot"
+        t0 = time.monotonic()
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        job = target.wait_for_job(job_id, timeout=60)
+        elapsed = time.monotonic() - t0
+        blocker = target.wait_for_job(blocker_id, timeout=120)
+    assert stall.hits == 1, f"the first job's stall was not injected ({stall.hits})"
+    attempts = target.invocations_for_job(job_id)
+    assert [a.outcome for a in attempts] == ["throttled"], \
+        f"the throttled event should never have run, got {[(a.outcome, a.error_type) for a in attempts]}"
+    _assert_final(target, evidence, "event older than its maximum age while throttled (on-failure destination)",
+                  job_id, "FAILED")
+    assert "EventAgeExceeded" in job["error_message"], job["error_message"]
+    assert blocker["status"] == "COMPLETED", f"the job holding the slot ended {blocker['status']}"
+    held = check_job(target, blocker_id, fixture=fixture, expect="COMPLETED", verify_media=False)
+    assert held.ok, held.summary()
+    evidence.add("reliable", f"throttled event past its maximum age (2 s) FAILED through the on-failure "
+                             f"destination in {elapsed:.1f} s")
+
+
 @pytest.mark.contract("F1", "F3")
 @pytest.mark.local_only
 def test_tmp_exhausted_fails_the_job_cleanly(target, manifest, evidence) -> None:

@@ -72,3 +72,11 @@ def test_a_job_failed_from_the_destination_loses_its_partial_outputs_and_a_compl
         keys = sorted(o["Key"] for o in env.s3.list_objects_v2(Bucket=BUCKET, Prefix="processed/").get("Contents", []))
         assert env.job(crashed)["status"] == "FAILED"
         assert keys == sorted([f"processed/{crashed}-other/segment_000.mp4", f"processed/{done}/segment_000.mp4"])
+
+
+def test_an_event_that_never_ran_is_failed_with_its_condition_as_the_reason() -> None:
+    rec = record("j")
+    del rec["responseContext"], rec["responsePayload"]
+    rec["requestContext"].update(condition="EventAgeExceeded", approximateInvokeCount=0)
+    assert reason_of(rec) == ("Lambda.EventAgeExceeded: the function never ran this event "
+                              "(EventAgeExceeded after 0 attempts)")

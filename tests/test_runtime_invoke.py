@@ -36,6 +36,12 @@ def remaining(event, context):
 def crash(event, context):
     os._exit(3)
 
+def call_home(event, context):
+    import socket
+    with socket.create_connection(("127.0.0.1", event["port"])) as conn:
+        conn.sendall(b"PUT /segment_000 HTTP/1.1\\r\\n\\r\\n")
+        return conn.recv(100).decode()   # the crash arrives while it waits for the answer
+
 def huge(event, context):
     return "x" * (7 * 1024 * 1024)
 
@@ -221,3 +227,55 @@ def test_output_without_newline_is_logged(rt: LambdaRuntime, code: Path) -> None
     res = rt.invoke(make_spec(code, "app.no_newline"), b"{}", log_type="Tail")
     assert res.payload == b"null"
     assert "partial line" in base64.b64decode(res.log_tail).decode().splitlines()
+
+
+def test_signal_names_read_as_lambda_writes_them() -> None:
+    import signal
+
+    from harness.runtime.instance import signal_text
+
+    assert signal_text(signal.SIGSEGV) == "segmentation fault"
+    assert signal_text(signal.SIGKILL) == "killed"
+    assert signal_text(signal.SIGABRT) == "aborted"
+    assert signal_text(63) == "signal 63"
+
+
+def test_a_crash_of_the_process_behind_a_request_is_a_runtime_exit_error(rt: LambdaRuntime, code: Path) -> None:
+    """The fault hook of the AWS endpoint: SIGSEGV to whichever instance process holds the client end of
+    a connection. Lambda reports it as Runtime.ExitError ... signal: segmentation fault, and replaces the
+    instance."""
+    import signal
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    hits: list[dict | None] = []
+
+    def serve() -> None:
+        conn, peer = server.accept()
+        with conn:
+            conn.recv(100)
+            hits.append(rt.signal_client(peer, port, signal.SIGSEGV))
+            try:
+                conn.sendall(b"HTTP/1.1 500 too late\r\n\r\n")
+            except OSError:
+                pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    spec = make_spec(code, "app.call_home", timeout_s=10)
+    res = rt.invoke(spec, json.dumps({"port": port}).encode())
+    t.join(10)
+    server.close()
+    assert hits and hits[0] is not None, "no instance process held the connection"
+    assert hits[0]["function"] == "fn" and hits[0]["signal"] == signal.SIGSEGV
+    assert res.function_error == "Unhandled"
+    assert json.loads(res.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {res.request_id} Error: Runtime exited with error: signal: segmentation fault"}
+    report = [line for line in rt.logs("fn") if line.startswith(f"REPORT RequestId: {res.request_id}")]
+    assert report and report[0].endswith("Status: error\tError Type: Runtime.ExitError"), report
+    rec = rt.records("fn")[-1]
+    assert rec.outcome == "error" and rec.error_type == "Runtime.ExitError"
+    assert rt.signal_client(("127.0.0.1", 1), port, signal.SIGSEGV) is None   # nobody holds that one

@@ -3,10 +3,16 @@
 Faults live in the gateway, outside the function, so the function under test
 runs unchanged: it sees throttling, 5xx or a failed upload exactly as it would
 from AWS. Rules match on service, operation and a key/table substring.
+
+A rule may also crash the caller: ``crash="SIGSEGV"`` makes the gateway send that
+signal to the function instance process that made the matching request (found by
+the client end of its connection, see LambdaRuntime.signal_client), and the request
+never reaches the service, as when a process dies mid-upload.
 """
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,9 +34,23 @@ class FaultRule:
     times: int | None = None          # fail this many times, then pass (None: always)
     delay_s: float = 0.0
     only_function: bool = True        # apply only to requests the function signs (its role's key)
+    crash: str | None = None          # a signal name ("SIGSEGV"): kill the instance process that made the request
     hits: int = 0
     seen: int = 0
+    crashed: list[dict] = field(default_factory=list)   # whom the crash signal reached (function, pid, ...)
     id: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        if self.crash is not None:
+            name = self.crash.upper()
+            name = name if name.startswith("SIG") else f"SIG{name}"
+            if not isinstance(getattr(signal, name, None), signal.Signals):
+                raise ValueError(f"crash={self.crash!r} is not a signal name (e.g. SIGSEGV)")
+            self.crash = name
+
+    @property
+    def crash_signal(self) -> int | None:
+        return int(getattr(signal, self.crash)) if self.crash else None
 
     def applies(self, req: AwsRequest, body: bytes) -> bool:
         if req.service != self.service:
@@ -95,6 +115,11 @@ class FaultInjector:
 
     def decide(self, req: AwsRequest, body: bytes) -> tuple[float, str | None]:
         """(delay seconds, error code or None) for this request."""
+        rule = self.match(req, body)
+        return (rule.delay_s, rule.error) if rule is not None else (0.0, None)
+
+    def match(self, req: AwsRequest, body: bytes) -> FaultRule | None:
+        """The rule that fires for this request (its hit counted), or None."""
         with self._lock:
             for rule in self._rules:
                 if not rule.applies(req, body):
@@ -105,8 +130,8 @@ class FaultInjector:
                 if rule.times is not None and rule.hits >= rule.times:
                     continue
                 rule.hits += 1
-                return rule.delay_s, rule.error
-        return 0.0, None
+                return rule
+        return None
 
 
 def sleep(seconds: float) -> None:

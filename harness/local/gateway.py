@@ -121,11 +121,16 @@ class _Handler(BaseHTTPRequestHandler):
                                                                          headers, body)
                 self._send(status, out_headers, out_body)
                 return
-            delay, error = gw.faults.decide(req, body)
-            sleep(delay)
-            if error:
-                self._send(*error_response(req, error))
-                return
+            rule = gw.faults.match(req, body)
+            if rule is not None:
+                sleep(rule.delay_s)
+                if rule.crash:
+                    self._crash(rule)
+                    self._send(*error_response(req, rule.error or "InternalError"))
+                    return
+                if rule.error:
+                    self._send(*error_response(req, rule.error))
+                    return
             self._forward(headers, body)
         except (BrokenPipeError, ConnectionResetError):
             return
@@ -133,6 +138,23 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("gateway error")
             self._send(500, {"Content-Type": "application/xml"},
                        f"<Error><Code>InternalError</Code><Message>gateway: {exc}</Message></Error>".encode())
+
+    def _crash(self, rule) -> None:
+        """Signal the function instance process at the other end of this connection; the request is
+        not forwarded (it dies with its caller). Who was hit is kept on the rule for the test."""
+        gw = self.gw
+        runtime = getattr(gw.lambda_service, "runtime", None)
+        hit = None
+        if runtime is not None:
+            hit = runtime.signal_client(tuple(self.client_address[:2]), gw.port, rule.crash_signal)
+        if hit is None:
+            log.warning("fault %s: no function instance holds the connection from %s; request failed instead",
+                        rule.crash, self.client_address)
+            return
+        rule.crashed.append(hit)
+        log.info("fault: %s sent to %s (pid %s, instance %s)", rule.crash, hit["function"], hit["pid"],
+                 hit["instance"])
+        self.close_connection = True
 
     def _denied(self, req: awsreq.AwsRequest, body: bytes) -> str | None:
         gw = self.gw

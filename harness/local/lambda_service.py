@@ -30,6 +30,9 @@ _CREATE = re.compile(r"^/2015-03-31/functions/?$")
 _UPDATE_CODE = re.compile(r"^/2015-03-31/functions/([^/]+)/code$")
 _UPDATE_CONFIG = re.compile(r"^/2015-03-31/functions/([^/]+)/configuration$")
 _PUBLISH_LAYER = re.compile(r"^/2018-10-31/layers/([^/]+)/versions$")
+_EVENT_INVOKE_CONFIG = re.compile(r"^/2019-09-25/functions/([^/]+)/event-invoke-config/?$")
+# control-plane calls after which a throttled async event must look at the function again
+_CONFIG_CHANGE = re.compile(r"^/[0-9-]+/functions/([^/]+)/(configuration|concurrency|event-invoke-config|code)/?$")
 
 
 class LambdaService:
@@ -50,6 +53,15 @@ class LambdaService:
 
     # -- HTTP entry ---------------------------------------------------------------------
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes):
+        answer = self._handle(method, path, query, headers, body)
+        m = _CONFIG_CHANGE.match(unquote(path))
+        if m and method != "GET" and answer[0] < 300 and self.runtime is not None:
+            name = m.group(1)
+            self.runtime.configuration_changed(name.split(":function:")[-1].split(":")[0] if name.startswith("arn:")
+                                               else name.split(":")[0])
+        return answer
+
+    def _handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes):
         path = unquote(path)
         m = _INVOKE.match(path)
         if m and method == "POST":
@@ -67,6 +79,8 @@ class LambdaService:
             if status < 300 and size is not None:
                 self.ephemeral[m.group(1).split(":function:")[-1]] = int(size)
             return status, out_headers, out
+        elif method in ("PUT", "POST") and _EVENT_INVOKE_CONFIG.match(path):
+            return self._event_invoke_config(method, path, query, headers, body)
         elif method == "POST" and _PUBLISH_LAYER.match(path):
             sha = None
             try:
@@ -82,6 +96,26 @@ class LambdaService:
                     self.layer_zips[arn] = sha
             return status, out_headers, out
         return self._forward(method, path, query, headers, body)
+
+    def _event_invoke_config(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes):
+        """PutFunctionEventInvokeConfig overwrites the configuration and UpdateFunctionEventInvokeConfig
+        changes only the fields it names; moto appends a second configuration and keeps answering with
+        the first, so both become a delete plus a put of the whole configuration here."""
+        try:
+            wanted = json.loads(body or b"{}")
+        except ValueError:
+            return self._forward(method, path, query, headers, body)
+        fields = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        status, _, current = self._forward("GET", path, query, headers, b"")
+        if method == "POST":
+            if status >= 300:
+                return self._forward(method, path, query, headers, body)   # moto's own "not found"
+            old = json.loads(current)
+            wanted = {**{k: old[k] for k in fields if old.get(k) is not None}, **wanted}
+        if status < 300:
+            self._forward("DELETE", path, query, headers, b"")
+        return self._forward("PUT", path, query, headers, json.dumps(wanted).encode())
 
     def _store(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -187,7 +221,8 @@ class LambdaService:
         if invocation_type == "DryRun":
             return 204, {"x-amzn-RequestId": "dryrun"}, b""
         try:
-            result = self.runtime.invoke(spec, body, invocation_type=invocation_type, log_type=log_type)
+            result = self.runtime.invoke(spec, body, invocation_type=invocation_type, log_type=log_type,
+                                         refresh=lambda: self.spec_for(short))
         except TooManyRequests:
             return throttle_response(short)
         return invoke_response(result)

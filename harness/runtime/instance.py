@@ -113,6 +113,12 @@ class Instance:
     def pid(self) -> int:
         return self.proc.pid if self.proc else -1
 
+    def pids(self) -> list[int]:
+        """Host pids of every process of this instance (the runtime and what it started)."""
+        if self.sandbox is not None and self.sandbox.cgroup is not None:
+            return self.sandbox.cgroup.pids()
+        return [p.pid for p in limits.tree(self.pid)] if self.proc is not None else []
+
     @property
     def alive(self) -> bool:
         return not self._closed and self.proc is not None and self.proc.poll() is None
@@ -416,8 +422,7 @@ class Instance:
             return "error", "Sandbox.SetupFailed", _json({
                 "errorType": "Sandbox.SetupFailed",
                 "errorMessage": f"RequestId: {rid} Error: the local sandbox could not start: {why}"})
-        status = (f"signal: {signal.Signals(-code).name[3:].lower()}" if code is not None and code < 0
-                  else f"exit status {code}")
+        status = f"signal: {signal_text(-code)}" if code is not None and code < 0 else f"exit status {code}"
         return "error", "Runtime.ExitError", _json({
             "errorType": "Runtime.ExitError",
             "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: {status}"})
@@ -456,6 +461,27 @@ class Instance:
         elif violation is not None:
             parts += ["Status: error", f"Error Type: {error_type}"]
         return "\t".join(parts)
+
+
+# How Lambda words a runtime's death by signal: Go's os/exec ProcessState text, e.g.
+# "Runtime exited with error: signal: segmentation fault" (Go's syscall signal names, Linux).
+_GO_SIGNAL_TEXT = {
+    signal.SIGHUP: "hangup", signal.SIGINT: "interrupt", signal.SIGQUIT: "quit",
+    signal.SIGILL: "illegal instruction", signal.SIGTRAP: "trace/breakpoint trap", signal.SIGABRT: "aborted",
+    signal.SIGBUS: "bus error", signal.SIGFPE: "floating point exception", signal.SIGKILL: "killed",
+    signal.SIGUSR1: "user defined signal 1", signal.SIGSEGV: "segmentation fault",
+    signal.SIGUSR2: "user defined signal 2", signal.SIGPIPE: "broken pipe", signal.SIGALRM: "alarm clock",
+    signal.SIGTERM: "terminated", signal.SIGXCPU: "CPU time limit exceeded",
+    signal.SIGXFSZ: "file size limit exceeded",
+}
+
+
+def signal_text(signum: int) -> str:
+    """'segmentation fault' for 11: the words Lambda's error message uses (pure)."""
+    try:
+        return _GO_SIGNAL_TEXT.get(signal.Signals(signum), f"signal {signum}")
+    except ValueError:
+        return f"signal {signum}"
 
 
 def _runtime_version(runtime: str) -> str:

@@ -129,3 +129,30 @@ def probe_storage_mode(work_dir: Path) -> str:
     except OSError:
         pass
     return "tmpfs" if ok else "poll"
+
+
+def socket_owner(pids: list[int], local: tuple[str, int], remote_port: int) -> int | None:
+    """Which of pids holds the TCP socket local -> *:remote_port (the client end of a request)."""
+    for pid in pids:
+        try:
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        for c in conns:
+            if c.laddr and c.raddr and (c.laddr.ip, c.laddr.port) == tuple(local) and c.raddr.port == remote_port:
+                return pid
+    return None
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """True once pid has exited (a zombie counts as gone), within timeout."""
+    try:
+        proc = psutil.Process(pid)
+        proc.wait(timeout=timeout)
+        return True
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.TimeoutExpired:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

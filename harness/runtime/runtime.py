@@ -2,8 +2,9 @@
 
 It owns the warm pools of instances, reserved-concurrency slots, the async
 event queue with the function's retry policy (1 + MaximumRetryAttempts attempts,
-same request id, none after MaximumEventAgeInSeconds), and the records/logs that
-tests assert on.
+same request id, none after MaximumEventAgeInSeconds; a throttled event stays
+queued and is retried until it is that old; reserved concurrency 0 sends it to
+the on-failure destination at once), and the records/logs that tests assert on.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import atexit
 import base64
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -27,11 +29,19 @@ log = logging.getLogger(__name__)
 ACCOUNT_ID = "123456789012"
 TAIL_BYTES = 4096
 MAX_LOG_LINES = 200_000
+# A throttled async event goes back to Lambda's queue and is retried "from 1 second after the first
+# attempt to a maximum of 5 minutes", for up to MaximumEventAgeInSeconds
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html). Locally the
+# queued event retries at the moments a retry could succeed instead of on a timer: when a slot frees
+# and when the function's configuration changes (configuration_changed), so a saturated function's
+# queue drains no slower than AWS's and costs nothing while it waits; at its maximum age it goes to
+# the on-failure destination as EventAgeExceeded.
 
 
-def destination_record(function_arn: str, request_id: str, request: bytes, response: bytes, condition: str,
+def destination_record(function_arn: str, request_id: str, request: bytes, response: bytes | None, condition: str,
                        count: int) -> bytes:
-    """The JSON Lambda sends to an on-failure destination (pure)."""
+    """The JSON Lambda sends to an on-failure destination (pure). response None: the function never ran
+    (throttled until the event was too old, or reserved concurrency 0), so there is no response part."""
     def as_json(raw: bytes) -> object:
         try:
             return json.loads(raw) if raw else None
@@ -39,15 +49,17 @@ def destination_record(function_arn: str, request_id: str, request: bytes, respo
             return raw.decode("utf-8", "replace")
     from datetime import datetime, timezone
 
-    return json.dumps({
+    record = {
         "version": "1.0",
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "requestContext": {"requestId": request_id, "functionArn": f"{function_arn}:$LATEST",
                            "condition": condition, "approximateInvokeCount": count},
         "requestPayload": as_json(request),
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": as_json(response),
-    }).encode()
+    }
+    if response is not None:
+        record["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+        record["responsePayload"] = as_json(response)
+    return json.dumps(record).encode()
 
 
 class LambdaRuntime:
@@ -102,14 +114,19 @@ class LambdaRuntime:
         self._running: dict[str, int] = defaultdict(int)
         self._pending_async = 0
         self._inflight: dict[str, bytes] = {}     # async events not finished yet (retries included)
+        self._attempts: dict[int, tuple[str, bytes]] = {}   # attempts running now: (function, event)
+        self._config_gen: dict[str, int] = defaultdict(int)  # bumped by configuration_changed
         self._records: list[InvocationRecord] = []
         self._logs: deque[tuple[str, str]] = deque(maxlen=MAX_LOG_LINES)
         atexit.register(self.close)
 
     # -- public API ----------------------------------------------------------
     def invoke(self, spec: FunctionSpec, payload: bytes, *, invocation_type: str = "RequestResponse",
-               log_type: str = "None", request_id: str | None = None) -> InvokeResult:
-        """Invoke like the Lambda Invoke API; raises TooManyRequests when throttled."""
+               log_type: str = "None", request_id: str | None = None,
+               refresh: "Callable[[], FunctionSpec] | None" = None) -> InvokeResult:
+        """Invoke like the Lambda Invoke API; raises TooManyRequests when throttled.
+        refresh: the function's configuration now; a queued async event that was throttled runs
+        with what it says (AWS runs it with the configuration of the moment it finally runs)."""
         if self._closed.is_set():
             raise RuntimeError("LambdaRuntime is closed")
         rid = request_id or str(uuid.uuid4())
@@ -120,13 +137,13 @@ class LambdaRuntime:
             with self._cond:
                 self._pending_async += 1
                 self._inflight[rid] = payload
-            threading.Thread(target=self._async_event, args=(spec, payload, rid),
+            threading.Thread(target=self._async_event, args=(spec, payload, rid, refresh),
                              name=f"lambda-event-{rid[:8]}", daemon=True).start()
             return InvokeResult(202, b"", None, None, rid)
         if invocation_type != "RequestResponse":
             raise ValueError(f"unknown invocation type {invocation_type!r}")
         if not self._try_acquire(spec):
-            self._record_throttle(spec, rid, "RequestResponse", 1)
+            self._record_throttle(spec, rid, "RequestResponse", 1, payload)
             raise TooManyRequests(spec.name)
         try:
             att = self._attempt(spec, payload, rid, "RequestResponse", 1)
@@ -153,6 +170,46 @@ class LambdaRuntime:
         """Payloads of async events still queued, running or waiting to retry."""
         with self._lock:
             return list(self._inflight.values())
+
+    def wait_recorded(self, function_name: str, needle: bytes, timeout: float) -> bool:
+        """Wait until no attempt of the function whose event contains needle is running, so
+        records() holds every attempt that has started: an attempt's effects (a job record it wrote)
+        are visible before the attempt ends. False when one still runs after timeout."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while any(name == function_name and needle in event for name, event in self._attempts.values()):
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+            return True
+
+    def configuration_changed(self, function_name: str) -> None:
+        """The function's configuration (reserved concurrency, event invoke config, code...) changed:
+        its throttled async events look again at once."""
+        with self._cond:
+            self._config_gen[function_name] += 1
+            self._cond.notify_all()
+
+    def signal_client(self, peer: tuple[str, int], server_port: int, signum: int) -> dict | None:
+        """Send signum to the instance process that holds the client end of a TCP connection
+        (peer -> server_port): how a fault at the AWS endpoint crashes the very process that made
+        the request, as a real crash would. None when no instance process holds it."""
+        with self._lock:
+            instances = [inst for inst in self._instances if inst.alive]
+        for inst in instances:
+            pid = limits.socket_owner(inst.pids(), peer, server_port)
+            if pid is None:
+                continue
+            try:
+                os.kill(pid, signum)
+            except OSError as e:
+                log.warning("signal %s to pid %s of instance %s failed: %s", signum, pid, inst.id, e)
+                return None
+            limits.wait_gone(pid, 2.0)    # dead before the caller answers the request it made
+            return {"function": inst.spec.name, "instance": inst.id, "pid": pid, "runtime_pid": inst.pid,
+                    "signal": signum}
+        return None
 
     def records(self, function_name: str | None = None) -> list[InvocationRecord]:
         with self._lock:
@@ -222,16 +279,22 @@ class LambdaRuntime:
             self._running[spec.name] += 1
             return True
 
-    def _acquire_blocking(self, spec: FunctionSpec) -> bool:
-        """Async events queue for a slot, as AWS's internal queue does; False when closing."""
+    def _acquire_until(self, spec: FunctionSpec, until: float, generation: int) -> str:
+        """Wait for a slot for a queued async event: 'slot' (taken), 'changed' (the function's configuration
+        changed since `generation`), 'expired' (until, monotonic, passed first) or 'closed'."""
         with self._cond:
             while not self._closed.is_set():
                 limit = spec.reserved_concurrency
                 if limit is None or self._running[spec.name] < limit:
                     self._running[spec.name] += 1
-                    return True
-                self._cond.wait(0.2)
-            return False
+                    return "slot"
+                if self._config_gen[spec.name] != generation:
+                    return "changed"
+                left = until - time.monotonic()
+                if left <= 0:
+                    return "expired"
+                self._cond.wait(min(left, 0.2))
+            return "closed"
 
     def _release(self, spec: FunctionSpec) -> None:
         with self._cond:
@@ -239,34 +302,58 @@ class LambdaRuntime:
             self._cond.notify_all()
 
     # -- async -----------------------------------------------------------------
-    def _async_event(self, spec: FunctionSpec, payload: bytes, rid: str) -> None:
+    def _async_event(self, spec: FunctionSpec, payload: bytes, rid: str,
+                     refresh: "Callable[[], FunctionSpec] | None" = None) -> None:
         try:
             queued = time.monotonic()
             attempts = 1 + max(0, int(spec.max_retry_attempts))
-            for attempt in range(1, attempts + 1):
+            attempt, ran = 1, 0
+            att: Attempt | None = None
+            with self._lock:
+                seen = self._config_gen[spec.name]
+            while True:
                 if self._closed.is_set():
                     return
-                if attempt > 1 and time.monotonic() - queued > spec.max_event_age_s:
-                    log.info("async event %s of %s dropped: older than %s s", rid, spec.name, spec.max_event_age_s)
-                    self._send_to_destination(spec, rid, payload, att, "EventAgeExceeded", attempt - 1)
-                    return
+                expires = queued + spec.max_event_age_s
                 if spec.reserved_concurrency == 0:
-                    # AWS keeps retrying throttled events for hours, then drops them; we drop at once.
-                    self._record_throttle(spec, rid, "Event", attempt)
+                    # Since 2021-08 AWS sends an async event of a function with reserved concurrency 0
+                    # to its DLQ / on-failure destination at once, without retries (dropped without one).
+                    self._record_throttle(spec, rid, "Event", attempt, payload)
+                    log.info("async event %s of %s: reserved concurrency 0, not retried", rid, spec.name)
+                    self._send_to_destination(spec, rid, payload, att, "ZeroReservedConcurrency", ran)
                     return
-                if not self._acquire_blocking(spec):
+                got = self._acquire_until(spec, expires, seen)
+                if got == "closed":
+                    return
+                if got == "changed":
+                    # still queued: it will run (or not) with the configuration of this moment
+                    with self._lock:
+                        seen = self._config_gen[spec.name]
+                    spec = self._refreshed(spec, refresh)
+                    continue
+                if got == "expired":
+                    self._record_throttle(spec, rid, "Event", attempt, payload)
+                    log.info("async event %s of %s: throttled until older than %s s", rid, spec.name,
+                             spec.max_event_age_s)
+                    self._send_to_destination(spec, rid, payload, att, "EventAgeExceeded", ran)
                     return
                 try:
                     att = self._attempt(spec, payload, rid, "Event", attempt)
                 finally:
                     self._release(spec)
+                ran += 1
                 if not att.failed:
                     return
                 if attempt == attempts:
-                    self._send_to_destination(spec, rid, payload, att, "RetriesExhausted", attempt)
+                    self._send_to_destination(spec, rid, payload, att, "RetriesExhausted", ran)
                     return
                 delay = self.async_retry_delays[min(attempt - 1, len(self.async_retry_delays) - 1)]
                 if self._closed.wait(delay):
+                    return
+                attempt += 1
+                if time.monotonic() - queued > spec.max_event_age_s:
+                    log.info("async event %s of %s dropped: older than %s s", rid, spec.name, spec.max_event_age_s)
+                    self._send_to_destination(spec, rid, payload, att, "EventAgeExceeded", ran)
                     return
         except Exception:  # noqa: BLE001 - a background event must never kill the harness
             if not self._closed.is_set():
@@ -277,13 +364,24 @@ class LambdaRuntime:
                 self._inflight.pop(rid, None)
                 self._cond.notify_all()
 
-    def _send_to_destination(self, spec: FunctionSpec, rid: str, payload: bytes, att: Attempt,
+    def _refreshed(self, spec: FunctionSpec, refresh: "Callable[[], FunctionSpec] | None") -> FunctionSpec:
+        if refresh is None:
+            return spec
+        try:
+            return refresh()
+        except Exception as e:  # noqa: BLE001 - deleted or unreadable: keep what the event was queued with
+            log.info("async event of %s: configuration not refreshed: %s", spec.name, e)
+            return spec
+
+    def _send_to_destination(self, spec: FunctionSpec, rid: str, payload: bytes, att: Attempt | None,
                              condition: str, count: int) -> None:
         """Lambda's on-failure destination record, in the documented shape:
-        https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"""
+        https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+        count: the attempts that ran the function (0 when it never ran)."""
         if not spec.on_failure or self.deliver is None:
             return
-        record = destination_record(self.function_arn(spec.name), rid, payload, att.payload, condition, count)
+        record = destination_record(self.function_arn(spec.name), rid, payload,
+                                    att.payload if att is not None else None, condition, count)
         try:
             self.deliver(spec.on_failure, record)
         except Exception:  # noqa: BLE001 - AWS also drops a record it cannot deliver; say so in the log
@@ -345,30 +443,43 @@ class LambdaRuntime:
         inst.close()
 
     def _attempt(self, spec: FunctionSpec, payload: bytes, rid: str, itype: str, attempt: int) -> Attempt:
-        inst = self._checkout(spec)
+        # Registered before the function can run, and swapped for its record under one lock: whoever
+        # sees an effect of the attempt (a job it marked COMPLETED) finds it running or recorded.
+        token = object()
+        with self._lock:
+            self._attempts[id(token)] = (spec.name, payload)
+        record: InvocationRecord | None = None
         try:
-            att = inst.run(rid, payload, function_arn=self.function_arn(spec.name),
-                           trace_id=f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
-                           sync=itype == "RequestResponse")
-        except BaseException:
-            self._discard(inst)
-            raise
-        self._checkin(inst, att.healthy)
-        self._add_record(InvocationRecord(
-            function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt,
-            started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
-            duration_ms=att.duration_ms, max_memory_mb=att.max_memory_mb, max_tmp_bytes=att.max_tmp_bytes,
-            init_duration_ms=att.init_duration_ms, pid=att.pid, payload=att.payload,
-            event=payload, cpu_throttled_ms=att.cpu_throttled_ms))
-        return att
+            inst = self._checkout(spec)
+            try:
+                att = inst.run(rid, payload, function_arn=self.function_arn(spec.name),
+                               trace_id=f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+                               sync=itype == "RequestResponse")
+            except BaseException:
+                self._discard(inst)
+                raise
+            self._checkin(inst, att.healthy)
+            record = InvocationRecord(
+                function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt,
+                started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
+                duration_ms=att.duration_ms, max_memory_mb=att.max_memory_mb, max_tmp_bytes=att.max_tmp_bytes,
+                init_duration_ms=att.init_duration_ms, pid=att.pid, payload=att.payload,
+                event=payload, cpu_throttled_ms=att.cpu_throttled_ms)
+            return att
+        finally:
+            with self._cond:
+                self._attempts.pop(id(token), None)
+                if record is not None:
+                    self._records.append(record)
+                self._cond.notify_all()
 
     # -- bookkeeping -----------------------------------------------------------
-    def _record_throttle(self, spec: FunctionSpec, rid: str, itype: str, attempt: int) -> None:
+    def _record_throttle(self, spec: FunctionSpec, rid: str, itype: str, attempt: int, event: bytes = b"") -> None:
         now = time.time()
         self._add_record(InvocationRecord(
             function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt, started=now,
             ended=now, outcome="throttled", error_type="TooManyRequestsException", duration_ms=0.0,
-            max_memory_mb=0, max_tmp_bytes=0))
+            max_memory_mb=0, max_tmp_bytes=0, event=event))
 
     def _add_record(self, rec: InvocationRecord) -> None:
         with self._lock:

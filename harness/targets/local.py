@@ -117,9 +117,52 @@ class LocalTarget(Target):
         finally:
             lam.update_function_configuration(FunctionName=name, **original)
 
-    def invocations_for_job(self, job_id: str, key: str = "video_processor", *, expect_some: bool = True) -> list:
-        """What the runtime really ran for this job (attempts included)."""
+    @contextmanager
+    def reserved_concurrency(self, key: str, value: int | None):
+        """Set (or with None remove) a deployed function's reserved concurrency for the duration."""
         name = self.stack.function(key).name
+        original = self.lambda_.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+
+        def put(v):
+            if v is None:
+                self.lambda_.delete_function_concurrency(FunctionName=name)
+            else:
+                self.lambda_.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=v)
+        put(value)
+        try:
+            yield
+        finally:
+            put(original)
+
+    @contextmanager
+    def event_invoke_config(self, key: str, **changes):
+        """Change a function's async invocation settings (MaximumEventAgeInSeconds, MaximumRetryAttempts)
+        for the duration; local faults may go below AWS's minimums (an event age under 60 s)."""
+        from botocore.config import Config
+
+        name = self.stack.function(key).name
+        lam = self.session.client("lambda", endpoint_url=self.endpoint_url, config=Config(parameter_validation=False))
+        try:
+            current = lam.get_function_event_invoke_config(FunctionName=name)
+        except lam.exceptions.ResourceNotFoundException:
+            current = None
+        fields = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+        original = {k: current[k] for k in fields if current and current.get(k) is not None}
+        lam.put_function_event_invoke_config(FunctionName=name, **{**original, **changes})
+        try:
+            yield
+        finally:
+            if current is None:
+                lam.delete_function_event_invoke_config(FunctionName=name)
+            else:
+                lam.put_function_event_invoke_config(FunctionName=name, **original)
+
+    def invocations_for_job(self, job_id: str, key: str = "video_processor", *, expect_some: bool = True) -> list:
+        """What the runtime really ran for this job (attempts included). An attempt's effects (the job
+        record it wrote) show before the attempt ends, so one still running is waited for (bounded by
+        its timeout) rather than left out."""
+        name = self.stack.function(key).name
+        self.local.runtime.wait_recorded(name, job_id.encode(), timeout=self.stack.function(key).timeout_s + 10)
         return [r for r in self.local.runtime.records(name) if job_id.encode() in (r.event or b"")]
 
     def stuck_reason(self, job_id: str, status: str | None) -> str | None:
