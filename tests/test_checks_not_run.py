@@ -219,3 +219,13 @@ def test_a_1a_check_that_did_not_run_makes_the_report_no_go_naming_why(pytester:
     md = (pytester.path / "reports" / "latest.md").read_text()
     assert "layer fits runtime not run: glibc needs of the layer binary unknown: the ffmpeg binary" in md
     assert "imageio-ffmpeg" in md
+
+
+def test_terraform_declaring_one_retry_while_the_function_is_retried_twice_is_drift(spec) -> None:
+    """On aws: the deployed event invoke config retries twice where terraform says once -> 1A NO-GO naming both
+    (locally the runtime enforces terraform's value: tests/test_runtime_async.py)."""
+    fn = dataclasses.replace(spec.function("video_processor"), max_retry_attempts=1)
+    have = drift.deployed(api_answer(fn, spec), fn.reserved_concurrency,
+                          {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": fn.max_event_age_s})
+    line = drift.drift(fn, have, drift.declared(fn, spec))
+    assert line is not None and "async retries deployed 2, terraform 1" in line, line
