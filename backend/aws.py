@@ -186,8 +186,9 @@ class LambdaInvoker:
             executed_version=resp.get("ExecutedVersion"),
         )
 
-    def invoke_async(self, function_name: str, payload: Any) -> int:
-        """Queue an Event invoke; anything but 202 is an error the caller must handle."""
+    def invoke_async(self, function_name: str, payload: Any) -> str | None:
+        """Queue an Event invoke; returns Lambda's request id (the one its START/REPORT log lines carry).
+        Anything but 202 is an error the caller must handle."""
         resp = call_aws(
             self._client,
             "Invoke",
@@ -200,7 +201,7 @@ class LambdaInvoker:
             raise LambdaInvokeError(
                 function_name, f"async invoke of {function_name} returned StatusCode {status}, expected 202"
             )
-        return status
+        return resp.get("ResponseMetadata", {}).get("RequestId")
 
 
 # --------------------------------------------------------------------------- jobs

@@ -70,8 +70,8 @@ def start_job(
 
     if use_lambda:
         try:
-            invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)
-            return {**response, "processing_method": "lambda"}
+            request_id = invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)
+            return {**response, "processing_method": "lambda", "lambda_request_id": request_id}
         except Exception as exc:  # any invoke failure -> Celery, recorded on the job
             reason = f"Lambda invoke of {settings.LAMBDA_FUNCTION_NAME} failed: {invoke_failure_message(exc)}"
             log.warning("job %s: %s; falling back to Celery", job_id, reason)
@@ -98,7 +98,7 @@ def start_lambda_job(
     event = make_event(settings, job_id, s3_key, segment_duration)
     store.create(job_id, s3_key=s3_key, processing_method="lambda")
     try:
-        invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)
+        request_id = invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)
     except Exception as exc:
         status, message, ctx = describe_exception(exc)
         reason = f"Lambda invoke of {settings.LAMBDA_FUNCTION_NAME} failed: {message}"
@@ -111,6 +111,7 @@ def start_lambda_job(
         "status": "processing_started",
         "job_id": job_id,
         "processing_method": "lambda",
+        "lambda_request_id": request_id,
         "check_status_url": status_url(job_id),
     }
 

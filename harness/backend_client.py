@@ -21,6 +21,7 @@ class BackendClient:
     def __init__(self, base_url: str, *, timeout: float = 60) -> None:
         self.base = base_url.rstrip("/")
         self.timeout = timeout
+        self.request_ids: dict[str, str] = {}     # job id -> the Lambda request id the backend got
 
     def _json(self, resp: requests.Response, expect: tuple[int, ...]) -> dict:
         if resp.status_code not in expect:
@@ -35,13 +36,19 @@ class BackendClient:
         body = {"s3_key": s3_key}
         if segment_duration is not None:
             body["segment_duration"] = segment_duration
-        return self._json(requests.post(f"{self.base}/api/test/lambda-processing", json=body,
-                                        timeout=self.timeout), (200, 202))
+        return self._remember(self._json(requests.post(f"{self.base}/api/test/lambda-processing", json=body,
+                                                       timeout=self.timeout), (200, 202)))
 
     def upload_complete(self, s3_key: str, job_id: str, **extra) -> dict:
-        return self._json(requests.post(f"{self.base}/api/upload/complete",
-                                        json={"s3_key": s3_key, "job_id": job_id, **extra},
-                                        timeout=self.timeout), (200, 202))
+        return self._remember(self._json(requests.post(f"{self.base}/api/upload/complete",
+                                                       json={"s3_key": s3_key, "job_id": job_id, **extra},
+                                                       timeout=self.timeout), (200, 202)))
+
+    def _remember(self, body: dict) -> dict:
+        """The Lambda request id the backend got for a job: how a stuck job is traced to its invocation."""
+        if isinstance(body, dict) and body.get("job_id") and body.get("lambda_request_id"):
+            self.request_ids[body["job_id"]] = body["lambda_request_id"]
+        return body
 
     def set_processing_method(self, use_lambda: bool) -> dict:
         return self._json(requests.post(f"{self.base}/api/admin/processing-method",
@@ -73,8 +80,8 @@ class BackendClient:
 
     def wait(self, job_id: str, *, timeout: float, interval: float = 0.1, stuck=None) -> dict:
         """Poll the status endpoint until COMPLETED or FAILED; bounded, logging each change.
-        stuck(job_id, status) -> reason | None (the target's stuck_reason) fails a job no invocation is
-        left to finish, at once, quoting the function's own error."""
+        stuck(job_id, status, request_id=...) -> reason | None (the target's stuck_reason) fails a job no
+        invocation is left to finish, at once, quoting the function's own error."""
         deadline = time.monotonic() + timeout
         last = None
         stuck_since = None
@@ -85,7 +92,7 @@ class BackendClient:
                 log.info("job %s: %s", job_id, last)
             if last in ("COMPLETED", "FAILED"):
                 return body
-            reason = stuck(job_id, last) if stuck is not None else None
+            reason = stuck(job_id, last, request_id=self.request_ids.get(job_id)) if stuck is not None else None
             stuck_since = (stuck_since or time.monotonic()) if reason else None
             if reason and time.monotonic() - stuck_since >= 1.0:
                 raise AssertionError(reason)

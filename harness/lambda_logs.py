@@ -39,3 +39,35 @@ def concurrency(lines: list[str]) -> Concurrency:
             else:
                 orphans += 1
     return Concurrency(peak=peak, invocations=starts, unended=tuple(open_), orphan_ends=orphans)
+
+
+_FAILED_REPORT = re.compile(r"\tStatus: (?!success)")
+_ERROR_LINE = re.compile(r"\[ERROR\]|Traceback|Exception|Error[:\s]|errorMessage|Task timed out")
+
+
+@dataclass(frozen=True)
+class Attempts:
+    reports: tuple[str, ...]       # the REPORT line of each ended attempt of one request id, in order
+    last_failed: bool              # the last attempt ended in an error or a timeout
+    last_error: str | None         # the last error-looking line the function logged for that request
+    running: bool                  # an attempt has STARTed and not yet REPORTed
+
+
+def attempts(lines: list[str], request_id: str) -> Attempts:
+    """What one request id's attempts left in the log: Lambda writes START/END/REPORT for each attempt
+    (async retries keep the request id); the lines between a START and its END are the function's own."""
+    reports: list[str] = []
+    last_error = None
+    inside = errored = running = False
+    for line in lines:
+        if line.startswith(f"START RequestId: {request_id}"):
+            inside, errored, running = True, False, True
+        elif line.startswith(f"END RequestId: {request_id}"):
+            inside = False
+        elif line.startswith(f"REPORT RequestId: {request_id}"):
+            reports.append(line)
+            errored = errored or bool(_FAILED_REPORT.search(line))
+            running = False
+        elif (inside or request_id in line) and _ERROR_LINE.search(line) and not line.startswith(("START", "END")):
+            last_error, errored = line.strip(), True
+    return Attempts(tuple(reports), bool(reports) and errored, last_error, running)

@@ -58,3 +58,41 @@ def test_missing_outputs_file_is_named(tmp_path: Path) -> None:
     assert proc.returncode != 0
     data = json.loads((tmp_path / "r" / "latest.json").read_text())
     assert "nope.json" in data["headline"], data["headline"]
+
+
+def _aws_target(lines: list[str]):
+    """An AwsTarget over the repo's terraform whose CloudWatch Logs are `lines` (no account needed)."""
+    import boto3
+
+    from harness.targets.aws import AwsTarget
+
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    target = AwsTarget(name="aws", stack=load_stack(REPO / "terraform"), session=session, endpoint_url=None,
+                       backend_url=None)
+    target.function_logs = lambda name=None: list(lines)
+    target.LOG_CHECK_INTERVAL_S = 0.0
+    return target
+
+
+def test_on_aws_a_job_whose_invocation_reported_success_without_finishing_is_stuck_at_once() -> None:
+    lines = ["START RequestId: r1 Version: $LATEST", "[INFO] claimed the job", "END RequestId: r1",
+             "REPORT RequestId: r1\tDuration: 812.00 ms\tBilled Duration: 813 ms"]
+    target = _aws_target(lines)
+    assert target.stuck_reason("j1", "PROCESSING") is None                      # no request id: cannot tell
+    reason = target.stuck_reason("j1", "PROCESSING", request_id="r1")
+    assert reason.startswith("job j1 is still PROCESSING but its 1 invocation attempt(s) of "
+                             "easy-video-share-video-processor (request r1) ended in CloudWatch Logs"), reason
+
+
+def test_on_aws_failed_attempts_wait_for_lambdas_retries_and_the_destination_then_quote_the_error() -> None:
+    attempt = ["START RequestId: r2 Version: $LATEST", "[ERROR] ValidationException: bad key", "END RequestId: r2",
+               "REPORT RequestId: r2\tDuration: 5 ms\tStatus: error\tError Type: Runtime.ExitError"]
+    running = _aws_target(attempt + ["START RequestId: r2 Version: $LATEST"])
+    assert running.stuck_reason("j2", "PROCESSING", request_id="r2") is None    # Lambda's retry is running
+    allowed = 1 + running.stack.function("video_processor").max_retry_attempts
+    ended = _aws_target(attempt * allowed)
+    assert ended.stuck_reason("j2", "PROCESSING", request_id="r2") is None      # the on-failure record's grace
+    ended.DESTINATION_GRACE_S = 0.0
+    reason = ended.stuck_reason("j2", "PROCESSING", request_id="r2")
+    assert f"its {allowed} invocation attempt(s)" in reason and reason.endswith(
+        "; its log: [ERROR] ValidationException: bad key"), reason

@@ -140,7 +140,7 @@ def test_a_backend_that_dispatches_before_queueing_is_no_go(tmp_path: Path) -> N
     routing = src / "backend" / "routing.py"
     text = routing.read_text()
     create = ('    store.create(job_id, s3_key=s3_key, processing_method="lambda" if use_lambda else "celery")\n')
-    invoke = "            invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)\n"
+    invoke = "            request_id = invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)\n"
     assert create in text and invoke in text, "the backend no longer matches this defect; update the test"
     text = text.replace(create, "", 1).replace(invoke, invoke + "            " + create.strip() + "\n", 1)
     routing.write_text(text)

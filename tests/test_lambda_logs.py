@@ -21,3 +21,27 @@ def test_a_retry_with_the_same_request_id_is_two_invocations_not_one_overlap() -
 
 def test_log_lines_that_only_mention_start_are_not_invocations() -> None:
     assert concurrency(["[INFO] START RequestId: x is what we log", "no"]).invocations == 0
+
+
+from harness.lambda_logs import attempts
+
+
+def test_a_successful_attempt_that_left_the_job_unfinished_is_one_clean_report() -> None:
+    lines = ["START RequestId: r1 Version: $LATEST", '{"level": "INFO", "msg": "claimed"}', "END RequestId: r1",
+             "REPORT RequestId: r1\tDuration: 10.00 ms\tBilled Duration: 10 ms"]
+    a = attempts(lines, "r1")
+    assert (len(a.reports), a.last_failed, a.last_error) == (1, False, None)
+
+
+def test_failed_attempts_are_counted_and_the_last_error_quoted() -> None:
+    lines = []
+    for n in range(3):
+        lines += ["START RequestId: r2 Version: $LATEST", "START RequestId: other Version: $LATEST",
+                  f"[ERROR] ValidationException: attempt {n} bad key", "END RequestId: r2",
+                  "REPORT RequestId: r2\tDuration: 5 ms\tStatus: error\tError Type: Runtime.ExitError"]
+    a = attempts(lines, "r2")
+    assert len(a.reports) == 3 and a.last_failed and a.last_error == "[ERROR] ValidationException: attempt 2 bad key"
+
+
+def test_an_attempt_still_running_has_no_report() -> None:
+    assert attempts(["START RequestId: r3 Version: $LATEST", "working"], "r3").reports == ()

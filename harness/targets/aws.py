@@ -14,11 +14,14 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from harness.lambda_logs import attempts
+from harness.redact import redact
 from harness.stack.terraform import load_stack
 from harness.targets.base import Sources, Target, TargetError
 
@@ -109,6 +112,34 @@ class AwsTarget(Target):
             except (ClientError, BotoCoreError):
                 continue
         return lines
+
+    LOG_CHECK_INTERVAL_S = 5.0       # CloudWatch is read at most this often per waiting job
+    DESTINATION_GRACE_S = 30.0       # a failed job's on-failure record must have been consumed by then
+
+    def stuck_reason(self, job_id: str, status: str | None, request_id: str | None = None) -> str | None:
+        """A job whose async invocation (traced by the request id the invoke returned) has REPORTed its last
+        attempt in CloudWatch Logs without finishing the job will not finish: say so, quoting its error.
+        None while an attempt may still run or retry, or when the job's request id is unknown."""
+        if not request_id:
+            return None
+        state = self._stuck.setdefault(request_id, {"checked": 0.0, "ended_at": None, "reason": None})
+        now = time.monotonic()
+        if now - state["checked"] < self.LOG_CHECK_INTERVAL_S:
+            return state["reason"]
+        state["checked"] = now
+        fn = self.stack.function("video_processor")
+        seen = attempts(self.function_logs(fn.name), request_id)
+        allowed = 1 + max(0, int(fn.max_retry_attempts))
+        if not seen.reports or seen.running or (seen.last_failed and len(seen.reports) < allowed):
+            return None                               # running, or Lambda will retry it
+        state["ended_at"] = state["ended_at"] or now
+        if seen.last_failed and fn.on_failure and now - state["ended_at"] < self.DESTINATION_GRACE_S:
+            return None                               # the on-failure record is on its way to the consumer
+        said = f"; its log: {redact(seen.last_error)[:300]}" if seen.last_error else ""
+        state["reason"] = (f"job {job_id} is still {status or 'absent'} but its {len(seen.reports)} invocation "
+                           f"attempt(s) of {fn.name} (request {request_id}) ended in CloudWatch Logs; the last: "
+                           f"{seen.reports[-1].strip()}{said}")
+        return state["reason"]
 
     def terraform_drift(self, address: str) -> tuple[bool | None, str]:
         """`terraform plan -detailed-exitcode -target=ADDRESS` where terraform and its state are here."""

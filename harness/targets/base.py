@@ -131,6 +131,8 @@ class Target:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     created_keys: set = field(default_factory=set)
     created_jobs: set = field(default_factory=set)
+    request_ids: dict = field(default_factory=dict)      # job id -> the async invoke's Lambda request id
+    _stuck: dict = field(default_factory=dict, repr=False)   # request id -> what stuck_reason last saw
     identity_reported: bool = field(default=False, repr=False)   # the run record has our identity
 
     def __post_init__(self) -> None:
@@ -226,8 +228,10 @@ class Target:
             body = raw.decode("utf-8", "replace")
         import base64
         tail_text = base64.b64decode(resp.get("LogResult", "")).decode("utf-8", "replace") if resp.get("LogResult") else ""
-        return Invocation(resp["StatusCode"], body, resp.get("FunctionError"), tail_text,
-                          resp["ResponseMetadata"].get("RequestId", ""))
+        rid = resp["ResponseMetadata"].get("RequestId", "")
+        if asynchronous and isinstance(payload, dict) and isinstance(payload.get("job_id"), str) and rid:
+            self.request_ids[payload["job_id"]] = rid
+        return Invocation(resp["StatusCode"], body, resp.get("FunctionError"), tail_text, rid)
 
     def create_queued_job(self, job_id: str, s3_key: str | None = None) -> None:
         """Write a QUEUED job record, as the backend does before dispatch (conditional: never overwrites).
@@ -252,7 +256,7 @@ class Target:
         des = TypeDeserializer()
         return {k: des.deserialize(v) for k, v in item.items()}
 
-    def stuck_reason(self, job_id: str, status: str | None) -> str | None:
+    def stuck_reason(self, job_id: str, status: str | None, request_id: str | None = None) -> str | None:
         """Why a job that is not finished never will be (its invocations all ended), where the target
         can see invocations; None when it may still finish or when this target cannot tell."""
         return None
@@ -272,7 +276,8 @@ class Target:
                 last = status
             if status in until:
                 return job
-            reason = self.stuck_reason(job_id, status) if until == TERMINAL else None
+            reason = (self.stuck_reason(job_id, status, request_id=self.request_ids.get(job_id))
+                      if until == TERMINAL else None)
             stuck_since = (stuck_since or time.monotonic()) if reason else None
             if reason and time.monotonic() - stuck_since >= STUCK_GRACE_S:
                 raise JobStuck(reason)

@@ -165,7 +165,7 @@ class LocalTarget(Target):
         self.local.runtime.wait_recorded(name, job_id.encode(), timeout=self.stack.function(key).timeout_s + 10)
         return [r for r in self.local.runtime.records(name) if job_id.encode() in (r.event or b"")]
 
-    def stuck_reason(self, job_id: str, status: str | None) -> str | None:
+    def stuck_reason(self, job_id: str, status: str | None, request_id: str | None = None) -> str | None:
         if any(job_id.encode() in payload for payload in self.local.runtime.in_flight_events()):
             return None
         runs = [r for r in self.local.runtime.records() if job_id.encode() in (r.event or b"")]
