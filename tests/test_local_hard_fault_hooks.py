@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import signal
+import uuid
 import zipfile
 
 import boto3
@@ -54,23 +55,24 @@ def test_a_crash_fault_signals_the_caller_and_the_request_never_lands(moto_port:
     runtime = _Runtime(found)
     gw = Gateway(moto_port, lambda_service=_Service(runtime))
     try:
-        rule = gw.faults.add(FaultRule(service="s3", operation="PutObject", match="processed/j/segment_001",
+        job = uuid.uuid4().hex      # its own prefix: the module's moto server is shared with the other tests
+        rule = gw.faults.add(FaultRule(service="s3", operation="PutObject", match=f"processed/{job}/segment_001",
                                        crash="segv"))
         fn = boto3.client("s3", endpoint_url=gw.url, aws_access_key_id=FUNCTION_ACCESS_KEY,
                           aws_secret_access_key="x", region_name="us-east-1",
                           config=Config(retries={"total_max_attempts": 1}))
-        fn.put_object(Bucket="videos", Key="processed/j/segment_000.mp4", Body=b"a")     # not matched
+        fn.put_object(Bucket="videos", Key=f"processed/{job}/segment_000.mp4", Body=b"a")     # not matched
         with pytest.raises(ClientError):
-            fn.put_object(Bucket="videos", Key="processed/j/segment_001.mp4", Body=b"b")
+            fn.put_object(Bucket="videos", Key=f"processed/{job}/segment_001.mp4", Body=b"b")
         assert rule.crash == "SIGSEGV" and rule.hits == 1
         [(peer, port, signum)] = runtime.calls
         assert peer[0] == "127.0.0.1" and port == gw.port and signum == signal.SIGSEGV
         assert rule.crashed == ([{"function": "fn", "instance": "i-1", "pid": 4242, "runtime_pid": 4242,
                                   "signal": signal.SIGSEGV}] if found else [])
         admin = boto3.client("s3", endpoint_url=gw.url, **CREDS)
-        keys = [o["Key"] for o in admin.list_objects_v2(Bucket="videos", Prefix="processed/j/").get("Contents", [])]
-        assert keys == ["processed/j/segment_000.mp4"]          # the crashed upload never reached S3
-        admin.delete_object(Bucket="videos", Key="processed/j/segment_000.mp4")
+        keys = [o["Key"] for o in admin.list_objects_v2(Bucket="videos", Prefix=f"processed/{job}/").get("Contents", [])]
+        assert keys == [f"processed/{job}/segment_000.mp4"]          # the crashed upload never reached S3
+        admin.delete_object(Bucket="videos", Key=f"processed/{job}/segment_000.mp4")
     finally:
         gw.close()
 
