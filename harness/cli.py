@@ -63,7 +63,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from harness.local.services import start_backend
 
     spec = load_stack(REPO / "terraform", workspace=args.workspace)
-    stack = start_stack(spec)
+    package = None
+    if args.lambda_src:     # serve another function's source (a planted defect, your own processor)
+        from harness.stack import build
+
+        src = Path(args.lambda_src).resolve()
+        if not src.is_dir():
+            print(f"--lambda-src {args.lambda_src}: not a directory", file=sys.stderr)
+            return 2
+        package = build.build_package(src, Path(tempfile.mkdtemp(prefix="rollout-serve-pkg-")) / "function.zip")
+    stack = start_stack(spec, package=package)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     try:
@@ -94,8 +103,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_aws_selftest(args: argparse.Namespace) -> int:
     state = Path(tempfile.mkdtemp(prefix="rollout-selftest-"))
     env_file = state / "env.sh"
+    src = ["--lambda-src", str(Path(args.lambda_src).resolve())] if args.lambda_src else []
     server = subprocess.Popen([sys.executable, "-m", "harness", "serve", "--env-file", str(env_file),
-                               "--state-dir", str(state)], cwd=REPO, stdout=subprocess.DEVNULL)
+                               "--state-dir", str(state), *src], cwd=REPO, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 180
         while not env_file.exists():
@@ -111,7 +121,7 @@ def cmd_aws_selftest(args: argparse.Namespace) -> int:
             key, _, value = line.removeprefix("export ").partition("=")
             env[key] = value
         extra = [a for a in args.pytest_args if a != "--"]
-        cmd = [sys.executable, "-m", "pytest", "phases/", "-m", "aws", "--phase", args.phase, *extra]
+        cmd = [sys.executable, "-m", "pytest", "phases/", "-m", "aws", "--phase", args.phase, *src, *extra]
         print("running:", " ".join(cmd), flush=True)
         return subprocess.call(cmd, cwd=REPO, env=env)
     finally:
@@ -188,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--env-file", help="also write the environment to this file")
     serve.add_argument("--state-dir", help="where the outputs file goes (default: a temp dir)")
     serve.add_argument("--workspace", default=None, help="terraform workspace (tfvars in terraform/env/)")
+    serve.add_argument("--lambda-src", default=None, help="deploy the function built from this source directory")
     lg = sub.add_parser("ledger", help="the last verdict per step and target, with its code identity")
     lg.add_argument("--report-dir", default="reports")
     lg.add_argument("--html", action="store_true", help="also write <report dir>/ledger.html (history and 5B trend)")
@@ -195,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     rt.add_argument("--runtime", action="append", help="declared runtime (default: every one terraform declares)")
     st = sub.add_parser("aws-selftest", help="run the aws target against the served embedded stack")
     st.add_argument("--phase", default="3")
+    st.add_argument("--lambda-src", default=None, help="serve and validate the function built from this source")
     st.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     return {"build": cmd_build, "serve": cmd_serve, "aws-selftest": cmd_aws_selftest,

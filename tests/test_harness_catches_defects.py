@@ -170,3 +170,27 @@ def test_a_terraform_hash_key_change_is_no_go_naming_both_sides(tmp_path: Path) 
     assert code != 0 and data["verdict"] == "NO-GO"
     line = next(line for line in data["failures"] if "test_offline_stack_checks_pass" in line)
     assert "aws_dynamodb_table.jobs" in line and "'job_id'" in line and "jobs.py" in line and "'video_id'" in line
+
+
+def test_on_the_aws_path_a_processor_that_never_writes_completed_is_no_go_from_its_cloudwatch_logs(tmp_path) -> None:
+    """Served as a deployed stack and validated with -m aws: the harness traces the job to its invocation by
+    the request id the backend's invoke returned and reads its REPORT line in CloudWatch Logs, so the job is
+    NO-GO as soon as the invocation ended, not after the function's 900 s timeout."""
+    import time
+
+    file, old, new, *_ = DEFECTS["never_writes_completed"]
+    src = _planted_copy(tmp_path, file, old, new)
+    reports = tmp_path / "reports"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GITHUB_STEP_SUMMARY"))}
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "harness", "aws-selftest", "--phase", "4", "--lambda-src", str(src),
+                           "--", "--no-gate", "-k", "tier_10mb", "-p", "no:cacheprovider", "-q",
+                           "--report-dir", str(reports)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=900)
+    elapsed = time.monotonic() - t0
+    data = json.loads((reports / "latest.json").read_text())
+    out = proc.stdout[-2000:] + proc.stderr[-1000:]
+    assert proc.returncode != 0 and data["verdict"] == "NO-GO", out
+    lines = [line for line in data["failures"] if "tier_10mb" in line]
+    assert lines and "ended in CloudWatch Logs" in lines[0] and "still PROCESSING" in lines[0], (data["failures"], out)
+    assert elapsed < 300, f"the stuck job took {elapsed:.0f} s to be diagnosed"
