@@ -145,6 +145,16 @@ def cmd_ledger(args) -> int:
     if not entries:
         print(f"no runs recorded in {Path(args.report_dir) / ledger.NAME} yet: run `make validate` first")
         return 1
+    if args.since:
+        at_or_before = _at_or_before(args.since)
+        if at_or_before is None:
+            print(f"--since {args.since}: not a git revision of this checkout", file=sys.stderr)
+            return 2
+        print(f"since {args.since}: the last run at or before it, against the last run now")
+        print(tabulate(ledger.changes_since(entries, at_or_before),
+                       headers=["step", "target", "then", "commit", "now", "commit", "what changed"],
+                       tablefmt="github"))
+        return 0
     print(tabulate(ledger.summary_rows(entries), headers=["step", "target", "status", "run verdict", "commit",
                                                            "package", "age", "report"], tablefmt="github"))
     if args.html:
@@ -155,6 +165,22 @@ def cmd_ledger(args) -> int:
         atomic_write(path, render_ledger_html([with_ratio(e, Path(args.report_dir)) for e in entries]))
         print(f"wrote {path}")
     return 0
+
+
+def _at_or_before(ref: str):
+    """A predicate: is a commit the revision `ref` or one of its ancestors (git), or None for a bad ref."""
+    head = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=REPO,
+                          capture_output=True, text=True)
+    if head.returncode != 0:
+        return None
+    target, cache = head.stdout.strip(), {}
+
+    def check(commit: str) -> bool:
+        if commit not in cache:
+            cache[commit] = subprocess.run(["git", "merge-base", "--is-ancestor", commit, target], cwd=REPO,
+                                           capture_output=True).returncode == 0
+        return cache[commit]
+    return check
 
 
 def with_ratio(entry: dict, report_dir: Path) -> dict:
@@ -201,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--lambda-src", default=None, help="deploy the function built from this source directory")
     lg = sub.add_parser("ledger", help="the last verdict per step and target, with its code identity")
     lg.add_argument("--report-dir", default="reports")
+    lg.add_argument("--since", metavar="REF", help="what changed since a git revision: verdicts then and now")
     lg.add_argument("--html", action="store_true", help="also write <report dir>/ledger.html (history and 5B trend)")
     rt = sub.add_parser("runtime-env", help="build the Lambda runtime's own site-packages for the sandbox")
     rt.add_argument("--runtime", action="append", help="declared runtime (default: every one terraform declares)")

@@ -110,3 +110,34 @@ def summary_rows(entries: list[dict], now: float | None = None) -> list[list]:
         rows.append([sid, target, e["step_status"], e.get("verdict"), (code.get("commit") or "?")[:10],
                      (code.get("package_sha256") or "?")[:12], f"{age_h:.1f} h", e.get("report", "")])
     return rows
+
+
+def changes_since(entries: list[dict], at_or_before) -> list[list]:
+    """Per step and target: the last verdict of a run at or before a reference (`at_or_before(commit)`),
+    the last verdict now, and which parts of the code identity changed between the two (pure)."""
+    then: dict[tuple, dict] = {}
+    now: dict[tuple, dict] = {}
+    for e in entries:
+        commit = (e.get("code") or {}).get("commit") or ""
+        for sid, status in (e.get("steps") or {}).items():
+            key = (sid, e.get("target"))
+            now[key] = {**e, "step_status": status}
+            if commit and at_or_before(commit):
+                then[key] = {**e, "step_status": status}
+    rows = []
+    for key in sorted(now):
+        new, old = now[key], then.get(key)
+        if old is None:
+            rows.append([*key, "no run", "", new["step_status"], _short(new), "new since the reference"])
+            continue
+        parts = [k.removesuffix("_sha256") for k in IDENTITY_KEYS
+                 if (old.get("code") or {}).get(k) != (new.get("code") or {}).get(k)]
+        what = ", ".join(parts) if parts else "nothing in the code identity"
+        if old["step_status"] != new["step_status"]:
+            what = f"{old['step_status']} -> {new['step_status']}; changed: {what}"
+        rows.append([*key, old["step_status"], _short(old), new["step_status"], _short(new), what])
+    return rows
+
+
+def _short(entry: dict) -> str:
+    return ((entry.get("code") or {}).get("commit") or "?")[:10]

@@ -72,3 +72,18 @@ def test_the_ledger_command_prints_the_last_verdict_per_step(tmp_path: Path) -> 
     empty = subprocess.run([sys.executable, "-m", "harness", "ledger", "--report-dir", str(tmp_path / "none")],
                            cwd=REPO, capture_output=True, text=True, timeout=60)
     assert empty.returncode == 1 and "make validate" in empty.stdout
+
+
+def test_changes_since_a_reference_name_the_verdicts_then_and_now_and_what_changed() -> None:
+    from harness.ledger import changes_since
+
+    def run(commit, package, steps):
+        return {"target": "local", "verdict": "GO", "steps": steps,
+                "code": {"commit": commit, "package_sha256": package, "layer_sha256": "l",
+                         "terraform_sha256": "t", "backend_sha256": "b"}}
+    entries = [run("aaa", "p1", {"1A": "passed", "4B": "passed"}),
+               run("bbb", "p2", {"1A": "passed", "4B": "failed", "5B": "passed"})]
+    rows = {(r[0], r[1]): r for r in changes_since(entries, lambda commit: commit == "aaa")}
+    assert rows[("1A", "local")][2:] == ["passed", "aaa", "passed", "bbb", "package"]
+    assert rows[("4B", "local")][-1] == "passed -> failed; changed: package"
+    assert rows[("5B", "local")][2] == "no run" and rows[("5B", "local")][-1] == "new since the reference"
