@@ -25,7 +25,7 @@ def test_backend_health_names_the_processing_method(target, evidence) -> None:
     assert resp.status_code == 200, resp.text
     method = resp.json().get("processing_method")
     assert method in ("lambda", "celery"), resp.json()
-    evidence.add("rollback", f"/api/health reports the active path ({method}); the flag switches it")
+    evidence.add("rollback", f"/api/health reports the active path ({method}); switching it is drilled in 5A")
 
 
 @pytest.mark.contract("B1")
