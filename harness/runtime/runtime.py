@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import json
 import logging
 import os
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from . import awsruntime, fidelity, limits, sandbox
+from .destination import destination_record
 from .instance import Attempt, Instance
 from .spec import FunctionSpec, InvocationRecord, InvokeResult, TooManyRequests
 
@@ -36,30 +36,6 @@ MAX_LOG_LINES = 200_000
 # and when the function's configuration changes (configuration_changed), so a saturated function's
 # queue drains no slower than AWS's and costs nothing while it waits; at its maximum age it goes to
 # the on-failure destination as EventAgeExceeded.
-
-
-def destination_record(function_arn: str, request_id: str, request: bytes, response: bytes | None, condition: str,
-                       count: int) -> bytes:
-    """The JSON Lambda sends to an on-failure destination (pure). response None: the function never ran
-    (throttled until the event was too old, or reserved concurrency 0), so there is no response part."""
-    def as_json(raw: bytes) -> object:
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return raw.decode("utf-8", "replace")
-    from datetime import datetime, timezone
-
-    record = {
-        "version": "1.0",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        "requestContext": {"requestId": request_id, "functionArn": f"{function_arn}:$LATEST",
-                           "condition": condition, "approximateInvokeCount": count},
-        "requestPayload": as_json(request),
-    }
-    if response is not None:
-        record["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
-        record["responsePayload"] = as_json(response)
-    return json.dumps(record).encode()
 
 
 class LambdaRuntime:
