@@ -122,8 +122,8 @@ class AwsTarget(Target):
         None while an attempt may still run or retry, or when the job's request id is unknown."""
         if not request_id:
             return None
-        state = self._stuck.setdefault(request_id, {"checked": 0.0, "ended_at": None, "reason": None})
-        now = time.monotonic()
+        now = time.monotonic()     # a job is first looked for in the logs after it has waited one interval
+        state = self._stuck.setdefault(request_id, {"checked": now, "ended_at": None, "reason": None})
         if now - state["checked"] < self.LOG_CHECK_INTERVAL_S:
             return state["reason"]
         state["checked"] = now
