@@ -31,6 +31,12 @@ DEFECTS = {
         ["--phase", "4A", "--no-gate", "-k", "tier_10mb"], "4A",
         "still PROCESSING but its 1 invocation attempt(s) of easy-video-share-video-processor ended; "
         "the last ended success"),
+    "logs_an_error_instead_of_completing": (   # the stuck diagnosis quotes the function's error, not its last line
+        "video_processor/processing.py", "store.complete(job_id",
+        "(lambda *a, **k: log_event(a[0], 'complete', logging.ERROR, "
+        "error='ValidationException: One or more parameter values were invalid'))(job_id",
+        ["--phase", "4A", "--no-gate", "-k", "tier_10mb"], "4A",
+        "its log: " + '{"level": "ERROR"'),
     "no_conditional_write": (
         "video_processor/jobs.py", '            "ConditionExpression": condition,\n', "",
         ["--phase", "3B", "--no-gate", "-k", "backwards"], "3B", "test_backwards_or_overwriting_transition"),

@@ -11,8 +11,10 @@ from contextlib import contextmanager
 
 import boto3
 
+from harness.lambda_logs import attempts
 from harness.local.faults import FaultInjector, FaultRule
 from harness.local.stack import HARNESS_CREDENTIALS, LocalStack, create_function, start_stack
+from harness.redact import redact
 from harness.runtime import LambdaRuntime
 from harness.targets.base import Sources, Target, terraform_dir, tf_overrides  # noqa: F401  (option helpers)
 
@@ -178,10 +180,11 @@ class LocalTarget(Target):
             destination = None
         if destination and last.outcome != "success" and time.time() - last.ended < DESTINATION_GRACE_S:
             return None     # Lambda's on-failure record is on its way to whoever marks the job
-        said = last.payload.decode("utf-8", "replace")[:300]
-        lines = [ln for ln in self.local.runtime.logs(last.function_name) if last.request_id in ln
-                 and not ln.startswith(("START", "END", "REPORT"))]
-        tail = f"; its log: {lines[-1][:300]}" if lines else ""
+        said = redact(last.payload.decode("utf-8", "replace")[:300])
+        logged = self.local.runtime.logs(last.function_name)
+        lines = [ln for ln in logged if last.request_id in ln and not ln.startswith(("START", "END", "REPORT"))]
+        quote = attempts(logged, last.request_id).last_error or (lines[-1] if lines else None)  # its error first
+        tail = f"; its log: {redact(quote)[:300]}" if quote else ""
         return (f"job {job_id} is still {status or 'absent'} but its {len(runs)} invocation attempt(s) of "
                 f"{last.function_name} ended; the last ended {last.outcome}"
                 + (f" ({last.error_type})" if last.error_type else "") + f" and returned {said}{tail}")
