@@ -67,9 +67,8 @@ bench: setup
 # Style of terraform/: not part of the go/no-go gate (harness/catalogue.py NOT_CHECKED says why).
 # Needs the terraform CLI, which neither PyPI nor Debian has.
 .PHONY: lint
-lint:
-	@command -v terraform >/dev/null 2>&1 || { echo "make lint: no terraform on PATH: install the terraform CLI (https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
-	terraform fmt -check -recursive terraform/
+lint: $(STAMP)
+	$(BIN)/python -m harness lint
 
 clean:
 	rm -rf $(VENV) build .cache fixtures/videos/cache reports/*.md reports/*.json

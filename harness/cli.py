@@ -198,6 +198,16 @@ def with_ratio(entry: dict, report_dir: Path) -> dict:
     return entry
 
 
+def cmd_lint(args) -> int:
+    """terraform fmt over the terraform dir: style only, so outside the gate (catalogue.NOT_CHECKED)."""
+    from harness.stack.checks import check_fmt
+
+    findings = check_fmt(Path(args.terraform_dir))
+    for f in findings:
+        print(f.line if not f.ran else f"{f.check}: {f.message}")
+    return 0 if all(f.ok for f in findings) else 1
+
+
 def cmd_runtime_env(args) -> int:
     """Build what the AWS runtime provides (RIC, SDK at AWS's version) for each declared runtime."""
     from harness.runtime import awsruntime
@@ -229,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("--report-dir", default="reports")
     lg.add_argument("--since", metavar="REF", help="what changed since a git revision: verdicts then and now")
     lg.add_argument("--html", action="store_true", help="also write <report dir>/ledger.html (history and 5B trend)")
+    lint = sub.add_parser("lint", help="terraform fmt -check (needs the terraform CLI; not part of the gate)")
+    lint.add_argument("--terraform-dir", default=str(REPO / "terraform"))
     rt = sub.add_parser("runtime-env", help="build the Lambda runtime's own site-packages for the sandbox")
     rt.add_argument("--runtime", action="append", help="declared runtime (default: every one terraform declares)")
     st = sub.add_parser("aws-selftest", help="run the aws target against the served embedded stack")
@@ -237,4 +249,4 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     return {"build": cmd_build, "serve": cmd_serve, "aws-selftest": cmd_aws_selftest,
-            "runtime-env": cmd_runtime_env, "ledger": cmd_ledger}[args.command](args)
+            "runtime-env": cmd_runtime_env, "ledger": cmd_ledger, "lint": cmd_lint}[args.command](args)

@@ -164,3 +164,11 @@ def test_the_failure_queue_grant_must_be_send_only_to_the_declared_destination(s
 def test_the_processor_declares_an_on_failure_destination_and_retries() -> None:
     fn = load_stack(REPO / "terraform").function("video_processor")
     assert fn.on_failure and fn.on_failure.startswith("arn:aws:sqs:") and fn.max_retry_attempts == 2
+
+
+def test_make_lint_runs_the_same_fmt_check_and_fails_naming_the_missing_tool(stack_copy, monkeypatch, capsys) -> None:
+    from harness.cli import main
+
+    monkeypatch.setattr("harness.stack.checks.shutil.which", lambda name: None)
+    assert main(["lint", "--terraform-dir", str(stack_copy[0])]) == 1
+    assert capsys.readouterr().out.startswith("terraform fmt not run: no terraform binary on PATH — install")

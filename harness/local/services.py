@@ -59,6 +59,12 @@ def _spawn(name: str, cmd: list[str], env: dict, log_dir: Path, cwd: Path = REPO
     return Process(name, proc, log)
 
 
+def _spawn_web(port: int, env: dict, log_dir: Path, cwd: Path) -> Process:
+    """uvicorn serving the backend app on loopback (started, and restarted with a new environment)."""
+    return _spawn("uvicorn", [sys.executable, "-m", "uvicorn", "backend.app:app", "--host", "127.0.0.1",
+                              "--port", str(port), "--log-level", "warning"], env, log_dir, cwd=cwd)
+
+
 def redis_binary() -> str:
     exe = shutil.which("redis-server")
     if not exe:
@@ -96,10 +102,7 @@ class Backend:
         old = self.process("uvicorn")
         self.env = {**self.env, **env_changes}
         old.stop()
-        port = self.url.rsplit(":", 1)[1]
-        new = _spawn("uvicorn", [sys.executable, "-m", "uvicorn", "backend.app:app", "--host", "127.0.0.1",
-                                 "--port", port, "--log-level", "warning"], self.env, old.log.parent,
-                     cwd=self.cwd)
+        new = _spawn_web(int(self.url.rsplit(":", 1)[1]), self.env, old.log.parent, self.cwd)
         self.processes[self.processes.index(old)] = new
         _wait_http(f"{self.url}/api/health", new, timeout)
 
@@ -150,9 +153,7 @@ def start_backend(stack, *, with_worker: bool = True, use_lambda: bool = True, t
                                                        "--loglevel=INFO", "--without-gossip", "--without-mingle",
                                                        "--without-heartbeat"], env, log_dir,
                                             cwd=backend_src or REPO))
-        backend.processes.append(_spawn("uvicorn", [sys.executable, "-m", "uvicorn", "backend.app:app", "--host",
-                                                    "127.0.0.1", "--port", str(api_port), "--log-level", "warning"],
-                                        env, log_dir, cwd=backend_src or REPO))
+        backend.processes.append(_spawn_web(api_port, env, log_dir, backend_src or REPO))
         _wait_http(f"{backend.url}/api/health", backend.process("uvicorn"), timeout)
         if with_worker:
             _wait_celery(backend.process("celery"), timeout)
