@@ -1,2 +1,2 @@
 """Thin: the harness lives in harness/; this only loads its plugin."""
-pytest_plugins = ["harness.plugin", "harness.fixtures", "pytester"]
+pytest_plugins = ["harness.run.plugin", "harness.run.fixtures", "pytester"]

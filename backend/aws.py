@@ -10,21 +10,19 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
-
-from video_processor.core import ALL_STATUSES as JOB_STATUSES
 from video_processor.core import HASH_KEY, QUEUED, format_ts
 
 
 def utc_now_iso() -> str:
     """The job record's timestamp format, from the processing core (one definition)."""
-    return format_ts(datetime.now(timezone.utc))
+    return format_ts(datetime.now(UTC))
 
 
 class AwsCallError(Exception):

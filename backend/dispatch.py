@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+from backend.celery_app import TASK_NAME
 
 Dispatcher = Callable[[dict[str, Any]], str]
 """Queues one processing event on the Celery path and returns the task id."""
 
-TASK_NAME = "backend.tasks.process_video_task"
 
 
 class DispatchError(Exception):

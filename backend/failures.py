@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+from video_processor.core import PROCESSING, QUEUED, delete_prefix, job_output_prefix
 
 from backend.aws import JobStore
-from video_processor.core import PROCESSING, QUEUED, delete_prefix, job_output_prefix
 
 log = logging.getLogger("backend.failures")
 
@@ -96,11 +98,11 @@ class FailureConsumer:
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - a broken poll must not end the consumer
+            except Exception:
                 log.exception("polling %s failed", self.queue_url)
                 self._stop.wait(1.0)
 
-    def start(self) -> "FailureConsumer":
+    def start(self) -> FailureConsumer:
         self._thread = threading.Thread(target=self._run, name="failure-consumer", daemon=True)
         self._thread.start()
         return self

@@ -7,10 +7,11 @@ validation always answers first: a bad body is a 422 even when AWS is down.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from video_processor.core import TIMESTAMP_FORMAT
 
 from backend.aws import presign_get, split_output_ref
 from backend.deps import get_clients, get_dispatcher, get_lambda, get_settings, get_store
@@ -18,7 +19,7 @@ from backend.errors import ApiError
 from backend.routing import start_job
 from backend.schemas import UploadCompleteRequest, segment_value
 from backend.settings import Settings
-from video_processor.core import TIMESTAMP_FORMAT
+from backend.version import code_sha256
 
 router = APIRouter(prefix="/api")
 
@@ -31,6 +32,12 @@ def health(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
         "processing_method": settings.processing_method,
         "test_endpoints": bool(settings.ENABLE_TEST_ENDPOINTS),
     }
+
+
+@router.get("/version")
+def version() -> dict[str, Any]:
+    """The sha256 of this backend's own source (CONTRACT B6): a run compares the deployed code, not its checkout."""
+    return {"backend_sha256": code_sha256()}
 
 
 @router.post("/upload/complete", status_code=202)
@@ -50,10 +57,10 @@ def upload_complete(body: UploadCompleteRequest, request: Request) -> dict[str, 
 
 def _age_s(stamp: object) -> float | None:
     try:
-        then = datetime.strptime(str(stamp), TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+        then = datetime.strptime(str(stamp), TIMESTAMP_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
-    return (datetime.now(timezone.utc) - then).total_seconds()
+    return (datetime.now(UTC) - then).total_seconds()
 
 
 @router.get("/jobs/{job_id}/status")

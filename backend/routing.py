@@ -11,13 +11,13 @@ import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
+from video_processor.core import QUEUED
 
 from backend.aws import AwsCallError, JobStore, LambdaInvoker
 from backend.deps import require
 from backend.dispatch import Dispatcher, DispatchError
 from backend.errors import ApiError, describe_exception
 from backend.settings import Settings
-from video_processor.core import QUEUED
 
 log = logging.getLogger("backend.routing")
 
@@ -26,7 +26,7 @@ def status_url(job_id: str) -> str:
     return f"/api/jobs/{job_id}/status"
 
 
-def make_event(settings: Settings, job_id: str, s3_key: str, segment_duration: int | float) -> dict[str, Any]:
+def make_event(settings: Settings, job_id: str, s3_key: str, segment_duration: float) -> dict[str, Any]:
     """The processor's event contract, identical for Lambda and Celery."""
     return {
         "job_id": job_id,
@@ -60,7 +60,7 @@ def start_job(
     dispatcher: Dispatcher,
     job_id: str,
     s3_key: str,
-    segment_duration: int | float,
+    segment_duration: float,
 ) -> dict[str, Any]:
     """Create the QUEUED record, then route by USE_LAMBDA_PROCESSING (read now, per request)."""
     use_lambda = bool(settings.USE_LAMBDA_PROCESSING)
@@ -92,7 +92,7 @@ def start_job(
 
 
 def start_lambda_job(
-    *, settings: Settings, store: JobStore, invoker: LambdaInvoker, job_id: str, s3_key: str, segment_duration: int | float
+    *, settings: Settings, store: JobStore, invoker: LambdaInvoker, job_id: str, s3_key: str, segment_duration: float
 ) -> dict[str, Any]:
     """Test path: always Lambda, no fallback; a failed invoke marks the job FAILED and is a 502."""
     event = make_event(settings, job_id, s3_key, segment_duration)
@@ -100,7 +100,7 @@ def start_lambda_job(
     try:
         request_id = invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)
     except Exception as exc:
-        status, message, ctx = describe_exception(exc)
+        _status, message, ctx = describe_exception(exc)
         reason = f"Lambda invoke of {settings.LAMBDA_FUNCTION_NAME} failed: {message}"
         try:
             store.mark_failed(job_id, reason)

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     FAILURE_QUEUE_URL: str = ""
 
     @model_validator(mode="after")
-    def _derive_function_names(self) -> "Settings":
+    def _derive_function_names(self) -> Settings:
         """Function names default from PROJECT_NAME, matching the Terraform naming."""
         if not self.LAMBDA_FUNCTION_NAME:
             self.LAMBDA_FUNCTION_NAME = f"{self.PROJECT_NAME}-video-processor"

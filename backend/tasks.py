@@ -12,34 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery, signals
+from celery import signals
 
 from backend.aws import AwsClients
-from backend.dispatch import TASK_NAME
+from backend.celery_app import TASK_NAME, make_celery
 from backend.settings import Settings
-
-
-def make_celery(settings: Settings) -> Celery:
-    """Redis is both broker and result backend."""
-    app = Celery(settings.PROJECT_NAME, broker=settings.REDIS_URL, backend=settings.REDIS_URL)
-    app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_expires=24 * 3600,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        # Publishing must fail fast when Redis is down, so the API can answer 503.
-        broker_transport_options={"max_retries": 1, "socket_connect_timeout": 3},
-        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5},
-        # The publisher subscribes to the result channel; by default that retries 20x1s.
-        result_backend_transport_options={
-            "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
-        },
-        redis_socket_connect_timeout=3,
-    )
-    return app
-
 
 settings = Settings()
 celery_app = make_celery(settings)

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .common import MB, REPO, linear_fit, log, machine_info
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     if ns.render:
         emit(json.loads(ns.render.read_text()), ns)
         return 0
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.monotonic()
     res: dict = {"started": started.strftime("%Y-%m-%d %H:%M"),
                  "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),

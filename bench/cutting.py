@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import imageio_ffmpeg
-
 from video_processor.ffmpeg_cmd import build_segment_command
 
 from .common import interleave, log, paired_ratio, same_device_dir, settle, summary

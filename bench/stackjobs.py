@@ -22,9 +22,9 @@ from pathlib import Path
 import psutil
 from botocore.config import Config
 
-from harness.stack.terraform import load_stack
 from harness.local.stack import start_stack
 from harness.runtime.limits import peak_rss_bytes
+from harness.stack.terraform import load_stack
 
 from .common import MB, REPO, log, paired_ratio, settle, summary
 
@@ -46,6 +46,7 @@ class BenchStack:
         self.s3 = self.stack.client("s3")
         self.ddb = self.stack.client("dynamodb")
         import boto3
+
         from harness.local.stack import HARNESS_CREDENTIALS
         self.lam = boto3.client("lambda", endpoint_url=self.stack.endpoint, region_name=spec.region,
                                 config=Config(read_timeout=960, connect_timeout=10,

@@ -54,13 +54,16 @@ def terraform_outputs(spec, layer_arns: dict | None = None) -> dict:
     }
     for name, address in spec.layer_arn_outputs.items():
         values[name] = (layer_arns or {}).get(address, spec.layers[address].arn)
+    from harness.stack.drift import config_sha256
+
+    values["config_sha256"] = config_sha256(spec.tf_dir)     # what `terraform apply` of this checkout outputs
     return {k: {"sensitive": False, "value": v} for k, v in values.items()}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from harness.stack.terraform import load_stack
-    from harness.local.stack import start_stack
     from harness.local.services import start_backend
+    from harness.local.stack import start_stack
+    from harness.stack.terraform import load_stack
 
     spec = load_stack(REPO / "terraform", workspace=args.workspace)
     package = None
@@ -139,7 +142,7 @@ def cmd_ledger(args) -> int:
     """Per step and target: the last verdict, its code identity and age."""
     from tabulate import tabulate
 
-    from harness import ledger
+    from harness.tell import ledger
 
     entries = ledger.read(Path(args.report_dir))
     if not entries:
@@ -158,8 +161,8 @@ def cmd_ledger(args) -> int:
     print(tabulate(ledger.summary_rows(entries), headers=["step", "target", "status", "run verdict", "commit",
                                                            "package", "age", "report"], tablefmt="github"))
     if args.html:
-        from harness.ledger_html import render_ledger_html
-        from harness.report_writer import atomic_write
+        from harness.tell.ledger_html import render_ledger_html
+        from harness.tell.report_writer import atomic_write
 
         path = Path(args.report_dir) / "ledger.html"
         atomic_write(path, render_ledger_html([with_ratio(e, Path(args.report_dir)) for e in entries]))
@@ -185,7 +188,7 @@ def _at_or_before(ref: str):
 
 def with_ratio(entry: dict, report_dir: Path) -> dict:
     """A ledger entry from before ratio_5b was recorded takes it from its report's JSON, when that is still there."""
-    from harness import ledger
+    from harness.tell import ledger
 
     if "ratio_5b" in entry or not entry.get("report"):
         return entry

@@ -19,6 +19,18 @@ def test_backend_test_endpoint_returns_the_function_response(target, evidence) -
     evidence.add("works", "POST /api/test/lambda returned the function's hello payload")
 
 
+@pytest.mark.contract("B6")
+def test_deployed_backend_is_the_code_this_run_validates(target, evidence) -> None:
+    """What runs behind --backend-url is compared, not the checkout: its own hash against the validated source's."""
+    resp = requests.get(f"{target.backend()}/api/version", timeout=30)
+    assert resp.status_code == 200, f"GET /api/version -> {resp.status_code}: {resp.text[:200]} (CONTRACT B6)"
+    deployed = resp.json().get("backend_sha256")
+    want = target.sources.backend_sha256()
+    assert deployed == want, (f"the deployed backend runs code {str(deployed)[:12]}..., this run validates "
+                              f"{want[:12]}...: deploy this checkout's backend or validate the deployed one")
+    evidence.add("works", f"the backend behind {target.backend()} runs this checkout's code ({want[:12]}...)")
+
+
 @pytest.mark.contract("B4")
 def test_backend_health_names_the_processing_method(target, evidence) -> None:
     resp = requests.get(f"{target.backend()}/api/health", timeout=30)

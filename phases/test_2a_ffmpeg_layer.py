@@ -21,10 +21,13 @@ def test_ffmpeg_runs_inside_the_function(target, evidence) -> None:
 
 @pytest.mark.contract("T2", "I2")
 def test_layer_binary_is_the_pinned_one(target, evidence) -> None:
+    """The pin is the wheel's binary, or with --ffmpeg-binary the given binary's own sha256 (said so)."""
     body = target.invoke(CHECK, {}).payload
-    assert body.get("sha256") == build.PINNED_FFMPEG_SHA256, (
-        f"ffmpeg in the layer has sha256 {body.get('sha256')}, the build pins {build.PINNED_FFMPEG_SHA256}")
-    evidence.add("works", f"layer ffmpeg sha256 {build.PINNED_FFMPEG_SHA256[:12]}... matches the pin")
+    custom = target.sources is not None and target.sources.ffmpeg_pin is None
+    pin = build.sha256_file(target.ffmpeg_binary) if custom else build.PINNED_FFMPEG_SHA256
+    source = f"--ffmpeg-binary {target.ffmpeg_binary}" if custom else "the pinned imageio-ffmpeg wheel"
+    assert body.get("sha256") == pin, f"ffmpeg in the layer has sha256 {body.get('sha256')}, {source} has {pin}"
+    evidence.add("works", f"layer ffmpeg sha256 {pin[:12]}... is {source}'s")
 
 
 @pytest.mark.contract("I2")

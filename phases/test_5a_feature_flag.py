@@ -3,10 +3,11 @@ flipping it is the rollback, and a broken Lambda falls back to Celery."""
 from __future__ import annotations
 
 import concurrent.futures
+
 import pytest
 
-from harness.backend_client import BackendClient
-from harness.invariants import check_job
+from harness.judge.invariants import check_job
+from harness.targets.backend_client import BackendClient
 
 FIXTURE = "short_3s"
 

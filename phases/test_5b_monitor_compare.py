@@ -1,16 +1,16 @@
 """Step 5B: the same fixtures through both paths, timed side by side, with an estimated Lambda cost."""
 from __future__ import annotations
 
-import pytest
-
 import math
 import os
 import statistics
 import time
 
-from harness.backend_client import BackendClient
-from harness.compare import host_cpu_model, judge
-from harness.invariants import check_job
+import pytest
+
+from harness.judge.compare import host_cpu_model, judge
+from harness.judge.invariants import check_job
+from harness.targets.backend_client import BackendClient
 
 FIXTURES = ("standard_720p", "tier_10mb", "tier_100mb")
 
@@ -46,7 +46,8 @@ def test_lambda_is_no_worse_than_celery_on_the_same_inputs(target, manifest, evi
     """The rule is judged on the workload (all fixtures, summed per round), so a fixed dispatch cost of
     a few tens of milliseconds on a sub-second job does not flip the verdict; per-fixture ratios are
     reported beside it. Each ratio comes with a bootstrap 95% interval and a Mann-Whitney p-value
-    (harness.compare); the verdict follows the stated rule on the workload's median ratio."""
+    (harness.judge.compare); the verdict is a non-inferiority test on the workload: PASS when the
+    interval's upper bound is at most the factor, FAIL when its lower bound is above, else INCONCLUSIVE."""
     runs = request.config.getoption("--compare-runs")
     factor = request.config.getoption("--better-factor")
     price = request.config.getoption("--lambda-price-gb-s")
@@ -95,9 +96,12 @@ def test_lambda_is_no_worse_than_celery_on_the_same_inputs(target, manifest, evi
                            f"{statistics.median(workload['lambda']):.2f} s vs "
                            f"{statistics.median(workload['celery']):.2f} s; {_where(target)})")
     evidence.metric("5B lambda/celery workload ratio", round(work.ratio, 3))
-    assert work.ok, (f"Lambda is slower than the rule allows: {work.answer} "
-                     f"(workload {statistics.median(workload['lambda']):.2f} s vs Celery "
-                     f"{statistics.median(workload['celery']):.2f} s x {factor})")
+    evidence.add("better", "per-fixture rows are reported beside the rule; the rule judges the workload only: "
+                           f"its ratio's 95% upper bound must be at most {factor:g} (non-inferiority)")
+    what = {"FAIL": "Lambda is proven slower than the rule allows",
+            "INCONCLUSIVE": "Lambda is not proven no worse than Celery"}.get(work.decision, "")
+    assert work.ok, (f"{what}: {work.answer} (workload {statistics.median(workload['lambda']):.2f} s vs "
+                     f"Celery {statistics.median(workload['celery']):.2f} s, factor {factor:g})")
 
 
 def _row(name: str, runs: int, times: dict, j, segments: int, gbs: float, price: float) -> list:

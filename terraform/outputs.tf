@@ -47,3 +47,9 @@ output "stage" {
 output "failure_queue_url" {
   value = aws_sqs_queue.processor_failures.url
 }
+
+# The applied configuration's digest, which the harness compares with its checkout on a real account
+# (harness/stack/drift.py config_sha256): sha256 over "<file>:<sha256 of the file>\n" for every *.tf, sorted.
+output "config_sha256" {
+  value = sha256(join("", [for f in sort(fileset(path.module, "*.tf")) : "${f}:${filesha256("${path.module}/${f}")}\n"]))
+}

@@ -12,9 +12,10 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 for _p in (REPO, REPO / "lambda_src"):
@@ -30,13 +31,13 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
-from botocore.exceptions import ClientError  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from moto import mock_aws  # noqa: E402
+from botocore.exceptions import ClientError
+from fastapi.testclient import TestClient
+from moto import mock_aws
 
-from backend.app import create_app  # noqa: E402
-from backend.aws import AwsClients, make_client  # noqa: E402
-from backend.settings import Settings  # noqa: E402
+from backend.app import create_app
+from backend.aws import AwsClients, make_client
+from backend.settings import Settings
 
 BUCKET = "evs-test-bucket"
 TABLE = "evs-test-jobs"

@@ -20,11 +20,10 @@ LAMBDA_SRC = Path(__file__).resolve().parents[1] / "lambda_src"
 if str(LAMBDA_SRC) not in sys.path:
     sys.path.insert(0, str(LAMBDA_SRC))
 
-import boto3  # noqa: E402
-import imageio_ffmpeg  # noqa: E402
-from botocore.config import Config as BotoConfig  # noqa: E402
-
-from video_processor.config import Config  # noqa: E402
+import boto3
+import imageio_ffmpeg
+from botocore.config import Config as BotoConfig
+from video_processor.config import Config
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from harness.cli import terraform_outputs
 from harness.stack.terraform import load_stack
 

@@ -16,7 +16,7 @@ import pytest
 from backend_support import BUCKET, REGION, REPO, TABLE, create_aws_resources, make_settings
 from fastapi.testclient import TestClient
 
-import backend.tasks as tasks
+from backend import tasks
 from backend.app import create_app
 from backend.aws import AwsClients, make_client
 from backend.dispatch import CeleryDispatcher, DispatchError
@@ -33,7 +33,7 @@ def test_celery_app_uses_redis_url_for_broker_and_backend():
 
 
 def test_task_calls_run_job_as_celery_with_task_id(monkeypatch):
-    import video_processor.core as core
+    from video_processor import core
 
     calls = []
 
@@ -135,7 +135,7 @@ def _make_video(path: Path, seconds: int = 3) -> None:
 
 def test_real_worker_processes_a_job_end_to_end(redis_url, moto_server, tmp_path):
     pytest.importorskip("imageio_ffmpeg")
-    s3, ddb = create_aws_resources(endpoint_url=moto_server)
+    s3, _ddb = create_aws_resources(endpoint_url=moto_server)
     video = tmp_path / "in.mp4"
     _make_video(video)
     s3.upload_file(str(video), BUCKET, "uploads/e2e/in.mp4")

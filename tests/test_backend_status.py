@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
@@ -99,11 +100,11 @@ def test_a_job_processing_past_the_timeout_is_reported_failed_as_stale():
 
 
 def test_a_recent_processing_job_and_a_completed_one_are_left_alone():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     with backend_env(PROCESSING_STALE_AFTER_SECONDS=60) as env:
         fresh, done = str(uuid.uuid4()), str(uuid.uuid4())
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         env.put_job(fresh, status="PROCESSING", created_at=now, updated_at=now, s3_key="uploads/a.mp4")
         env.put_job(done, status="COMPLETED", created_at="2025-01-01T00:00:00.000000Z",
                     updated_at="2025-01-01T00:00:01.000000Z", s3_key="uploads/a.mp4",
@@ -126,3 +127,14 @@ def test_a_stale_write_never_clobbers_a_completed_that_landed_meanwhile():
         store = JobStore(env.ddb, env.settings.DYNAMODB_TABLE_NAME)
         assert store.mark_stale(jid, "2025-01-01T00:00:01.000000Z", "Stale: test") is False
         assert env.client.get(f"/api/jobs/{jid}/status").json()["status"] == "COMPLETED"
+
+
+def test_version_endpoint_reports_the_hash_the_harness_computes_of_the_same_source() -> None:
+    """CONTRACT B6: the backend's own digest is the harness's tree hash of backend/*.py, so they compare."""
+    from pathlib import Path
+
+    from backend.version import code_sha256
+    from harness.tell.ledger import tree_sha256
+
+    root = Path(__file__).resolve().parents[1] / "backend"
+    assert code_sha256() == tree_sha256(root, ("*.py",))

@@ -8,14 +8,13 @@ import uuid
 
 import boto3
 import pytest
-from backend_support import FakeLambdaClient, backend_env, client_error
+from backend_support import FakeLambdaClient, backend_env, client_error, make_settings
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import EndpointConnectionError
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
 from backend.aws import AwsClients
-from backend_support import make_settings
 
 TEST_PATHS = ["/api/test/lambda", "/api/test/lambda-processing", "/api/admin/processing-method"]
 

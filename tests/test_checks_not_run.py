@@ -12,8 +12,18 @@ import pytest
 
 from harness.stack import drift
 from harness.stack.build import Artifact
-from harness.stack.checks import (Finding, assess, check_backend_defaults, check_env_reads, check_iam, check_layer,
-                                  check_limits, check_table_key, not_run, run_static_checks)
+from harness.stack.checks import (
+    Finding,
+    assess,
+    check_backend_defaults,
+    check_env_reads,
+    check_iam,
+    check_layer,
+    check_limits,
+    check_table_key,
+    not_run,
+    run_static_checks,
+)
 from harness.stack.codescan import scan
 from harness.stack.terraform import load_stack
 
@@ -204,7 +214,7 @@ def test_layer_fits_every_runtime_that_uses_it(evidence, tmp_path):
 
 def test_a_1a_check_that_did_not_run_makes_the_report_no_go_naming_why(pytester: pytest.Pytester,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makeconftest('pytest_plugins = ["harness.plugin", "harness.fixtures"]\n')
+    pytester.makeconftest('pytest_plugins = ["harness.run.plugin", "harness.run.fixtures"]\n')
     pytester.makeini("[pytest]\naddopts = --strict-markers\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

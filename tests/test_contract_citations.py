@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import contract
+from harness.judge import contract
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.videos import (DEFAULT_NAMES, LARGE_NAMES, Manifest, default_cache_dir,
-                             ensure_fixtures)
+from fixtures.videos import DEFAULT_NAMES, LARGE_NAMES, Manifest, default_cache_dir, ensure_fixtures
 from fixtures.videos import generate as gen
 from fixtures.videos.specs import SPECS_BY_NAME
 

@@ -7,8 +7,16 @@ from pathlib import Path
 import av
 import pytest
 
-from fixtures.videos import (DEFAULT_NAMES, Fixture, Manifest, check_coverage, ensure_fixtures,
-                             probe, simulate_segment_count, verify_segment)
+from fixtures.videos import (
+    DEFAULT_NAMES,
+    Fixture,
+    Manifest,
+    check_coverage,
+    ensure_fixtures,
+    probe,
+    simulate_segment_count,
+    verify_segment,
+)
 from fixtures.videos.ffmpeg import segment_cut
 from fixtures.videos.specs import SPECS_BY_NAME
 

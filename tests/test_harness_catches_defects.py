@@ -158,7 +158,7 @@ def test_a_backend_that_dispatches_before_queueing_is_no_go(tmp_path: Path) -> N
 
 def test_a_layer_binary_that_needs_a_newer_glibc_is_no_go_at_1a(tmp_path: Path) -> None:
     binary = next(p for p in (Path("/usr/bin/ls"), Path("/bin/ls")) if p.exists())
-    code, data, out = run_phases(tmp_path, "--ffmpeg-binary", str(binary), "--phase", "2A")
+    code, data, _out = run_phases(tmp_path, "--ffmpeg-binary", str(binary), "--phase", "2A")
     assert code != 0
     assert data["verdict"] == "NO-GO"
     steps = {s["id"]: s["status"] for s in data["steps"]}
@@ -172,7 +172,7 @@ def test_a_terraform_hash_key_change_is_no_go_naming_both_sides(tmp_path: Path) 
     shutil.copytree(REPO / "terraform", tf, ignore=shutil.ignore_patterns(".terraform*"))
     storage = tf / "storage.tf"
     storage.write_text(storage.read_text().replace('"video_id"', '"job_id"'))
-    code, data, out = run_phases(tmp_path, "--terraform-dir", str(tf), "--phase", "1B")
+    code, data, _out = run_phases(tmp_path, "--terraform-dir", str(tf), "--phase", "1B")
     assert code != 0 and data["verdict"] == "NO-GO"
     line = next(line for line in data["failures"] if "test_offline_stack_checks_pass" in line)
     assert "aws_dynamodb_table.jobs" in line and "'job_id'" in line and "jobs.py" in line and "'video_id'" in line

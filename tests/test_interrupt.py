@@ -73,7 +73,7 @@ def _env(tmp: Path) -> dict:
 def test_a_signal_mid_test_writes_an_interrupted_report_and_stops_what_the_run_started(tmp_path, sig, xdist) -> None:
     project = tmp_path / "project"
     (project / "phases").mkdir(parents=True)
-    (project / "conftest.py").write_text('pytest_plugins = ["harness.plugin", "harness.fixtures"]\n')
+    (project / "conftest.py").write_text('pytest_plugins = ["harness.run.plugin", "harness.run.fixtures"]\n')
     (project / "tox.ini").write_text("[pytest]\n")
     (project / "phases" / "test_1a_step.py").write_text(SLOW_PHASES)
     tmp = tmp_path / "tmp"

@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import lambda_support as ls
 import pytest
 from moto import mock_aws
-
-import lambda_support as ls
 from video_processor.cutter import cut_and_upload
 from video_processor.deadline import Deadline
 from video_processor.errors import FfmpegUnavailable, InvalidMedia, TimeoutGuard

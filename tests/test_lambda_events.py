@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import lambda_support as ls
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import lambda_support as ls
 from video_processor.errors import InvalidEvent
 from video_processor.events import (
     DEFAULT_SEGMENT_DURATION,

@@ -8,12 +8,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import lambda_support as ls
 import pytest
 from moto import mock_aws
-
-import lambda_support as ls
 from video_processor import aws
-from video_processor.errors import InvalidEvent, SourceNotFound, TransitionRefused, ConfigError
+from video_processor.errors import ConfigError, InvalidEvent, SourceNotFound, TransitionRefused
 from video_processor.handlers import ffmpeg_check, hello, job_status, processor, s3_roundtrip, segment
 
 JOB = "0b6f4a2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -180,7 +179,7 @@ def test_segment_handler_uploads_without_dynamodb(served: Any) -> None:
 
 
 def test_processor_handler_end_to_end(served: Any) -> None:
-    s3, dynamodb, bucket, table = served
+    _s3, dynamodb, bucket, table = served
     event = {"job_id": JOB, "s3_bucket": bucket, "s3_key": "uploads/v.mp4", "segment_duration": 5}
     result = processor.handler(event, ls.FakeContext("req-abc"))
     assert result["status"] == "COMPLETED" and result["segments_created"] == 2

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import lambda_support as ls
 import pytest
 from moto import mock_aws
-
-import lambda_support as ls
 from video_processor.errors import TransitionRefused
 from video_processor.jobs import JobStore
 from video_processor.status import ClaimDecision

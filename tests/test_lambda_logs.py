@@ -1,4 +1,4 @@
-from harness.lambda_logs import concurrency
+from harness.judge.lambda_logs import concurrency
 
 
 def test_overlapping_invocations_are_counted_from_start_and_end_lines() -> None:
@@ -23,7 +23,7 @@ def test_log_lines_that_only_mention_start_are_not_invocations() -> None:
     assert concurrency(["[INFO] START RequestId: x is what we log", "no"]).invocations == 0
 
 
-from harness.lambda_logs import attempts
+from harness.judge.lambda_logs import attempts
 
 
 def test_a_successful_attempt_that_left_the_job_unfinished_is_one_clean_report() -> None:

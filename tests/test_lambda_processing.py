@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import lambda_support as ls
 import pytest
 from botocore.exceptions import ClientError
-
-import lambda_support as ls
 from video_processor import keys
 from video_processor.config import Config
 from video_processor.errors import InvalidEvent, TransientError

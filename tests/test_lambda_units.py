@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import ast
-import socket
-from datetime import datetime, timezone
+import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
+import lambda_support as ls
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from hypothesis import given
 from hypothesis import strategies as st
-
-import lambda_support as ls
 from video_processor import clock, errors, keys, status
 from video_processor.config import Config, read_ffmpeg_path
 from video_processor.cutter import url_ttl_seconds
@@ -176,7 +175,7 @@ def test_classification_of_other_errors() -> None:
     assert classify(EndpointConnectionError(endpoint_url="http://x")) == "transient"
     assert classify(ReadTimeoutError(endpoint_url="http://x")) == "transient"
     assert classify(ConnectionResetError()) == "transient"
-    assert classify(socket.timeout()) == "transient"
+    assert classify(TimeoutError()) == "transient"
     assert classify(InvalidMedia("bad")) == "permanent"
     assert classify(errors.InvalidEvent("f", 1, "r")) == "permanent"
     assert classify(errors.TransientError("x")) == "transient"
@@ -231,7 +230,7 @@ def test_retry_transient_retries_only_transient() -> None:
 # -- clock, deadline -----------------------------------------------------------------
 
 def test_timestamps_format_and_strictly_increase() -> None:
-    frozen = datetime(2026, 11, 28, 22, 31, 37, 123456, tzinfo=timezone.utc)
+    frozen = datetime(2026, 11, 28, 22, 31, 37, 123456, tzinfo=UTC)
     first = clock.next_timestamp(now=frozen)
     assert first == "2026-11-28T22:31:37.123456Z"
     assert clock.next_timestamp(after=first, now=frozen) == "2026-11-28T22:31:37.123457Z"  # same microsecond
@@ -277,7 +276,7 @@ def test_config_from_env() -> None:
     config = Config.from_env({"VIDEO_BUCKET": "b", "JOBS_TABLE": "t", "FFMPEG_PATH": "/x/ffmpeg",
                               "TIMEOUT_MARGIN_MS": "2500", "LOG_LEVEL": "debug"})
     assert (config.ffmpeg_path, config.timeout_margin_ms, config.log_level) == ("/x/ffmpeg", 2500, "DEBUG")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         config.bucket = "other"  # type: ignore[misc]
 
 

@@ -7,17 +7,19 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import ledger
-from harness.report import RunFacts, StepFacts, build_report
+from harness.tell import ledger
+from harness.tell.report import RunFacts, StepFacts, build_report
 
 REPO = Path(__file__).resolve().parents[1]
-ID = {"package_sha256": "p1", "layer_sha256": "l1", "terraform_sha256": "t1", "backend_sha256": "b1"}
+ID = {"package_sha256": "p1", "layer_sha256": "l1", "terraform_sha256": "t1", "backend_sha256": "b1",
+      "harness_sha256": "h1", "phases_sha256": "ph1", "fixtures_sha256": "f1", "root_files_sha256": "r1",
+      "rules_sha256": "ru1"}
 
 
 def entry(target="local", verdict="GO", code=ID, passed=("phases/test_4b_x.py::test_drill",), **kw) -> dict:
     return {"finished": 1_800_000_000.0, "verdict": verdict, "target": target, "rollout_step": "4",
-            "steps": {"4B": "passed"}, "code": dict(code, commit="abc"), "report": "reports/x.md",
-            "local_only_passed": list(passed), **kw}
+            "steps": {"4B": "passed"}, "code": dict(code, commit="abc", dirty=False), "report": "reports/x.md",
+            "local_only_passed": list(passed), "weakened": [], **kw}
 
 
 def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
@@ -39,6 +41,14 @@ def test_an_aws_run_needs_a_local_go_of_the_same_code_identity() -> None:
     assert ledger.missing_local_evidence(entries, ID, needed) == ["phases/test_4b_x.py::test_other"]
     assert ledger.missing_local_evidence(entries + [entry(passed=needed)], ID, needed) == []
     assert ledger.missing_local_evidence([], ID, []) == []
+    # a dirty tree or a weakened run never stands behind an aws verdict
+    dirty = entry(passed=needed)
+    dirty["code"]["dirty"] = True
+    assert ledger.missing_local_evidence(entries + [dirty], ID, needed) == ["phases/test_4b_x.py::test_other"]
+    weak = entry(passed=needed, weakened=["cpu-scaling off"])
+    assert ledger.missing_local_evidence(entries + [weak], ID, needed) == ["phases/test_4b_x.py::test_other"]
+    gutted = entry(passed=needed, code=dict(ID, phases_sha256="ph2"))     # a drill edited to `return`
+    assert ledger.missing_local_evidence(entries + [gutted], ID, needed) == ["phases/test_4b_x.py::test_other"]
 
 
 def test_an_aws_run_with_no_matching_local_go_is_no_go_naming_what_is_missing() -> None:
@@ -48,7 +58,7 @@ def test_an_aws_run_with_no_matching_local_go_is_no_go_naming_what_is_missing() 
                      started=0.0, finished=1.0, exitstatus=0, ledger_gap=["phases/test_4b_x.py::test_drill"])
     report = build_report(facts)
     assert report.verdict == "NO-GO"
-    assert "1 local-only check (fault drills) have no local GO of this code identity" in report.headline
+    assert "1 local-only check (fault drills) have no clean, full-fidelity local GO of this code identity" in report.headline
     assert "pytest phases/ -m local --phase 4B" in report.headline
     assert "- phases/test_4b_x.py::test_drill" in report.markdown and report.data["ledger_gap"]
 
@@ -75,7 +85,7 @@ def test_the_ledger_command_prints_the_last_verdict_per_step(tmp_path: Path) -> 
 
 
 def test_changes_since_a_reference_name_the_verdicts_then_and_now_and_what_changed() -> None:
-    from harness.ledger import changes_since
+    from harness.tell.ledger import changes_since
 
     def run(commit, package, steps):
         return {"target": "local", "verdict": "GO", "steps": steps,

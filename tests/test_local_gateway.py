@@ -10,8 +10,8 @@ from moto.server import ThreadedMotoServer
 from harness.local.faults import FaultRule
 from harness.local.gateway import Gateway
 from harness.local.iam import FUNCTION_ACCESS_KEY
-from harness.stack.terraform import Statement
 from harness.local.net import free_port
+from harness.stack.terraform import Statement
 
 BUCKET = "videos"
 POLICY = [

@@ -22,7 +22,7 @@ def test_{name}():
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
-    pytester.makeconftest('pytest_plugins = ["harness.plugin"]\n')
+    pytester.makeconftest('pytest_plugins = ["harness.run.plugin"]\n')
     pytester.makeini("[pytest]\naddopts = --strict-markers\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
@@ -154,7 +154,7 @@ def test_markers_are_registered_with_their_meaning(project: pytest.Pytester) -> 
 
 
 def test_aws_items_need_an_explicit_marker_expression(project: pytest.Pytester) -> None:
-    project.makeconftest('pytest_plugins = ["harness.plugin"]\nimport pytest\n'
+    project.makeconftest('pytest_plugins = ["harness.run.plugin"]\nimport pytest\n'
                          '@pytest.fixture(scope="session")\ndef target(request):\n    return request.param\n')
     write_phases(project, {"test_1a_x.py": "def test_t(target):\n    assert target in ('local', 'aws')\n"})
     result = run(project)
@@ -193,8 +193,8 @@ def test_a_step_with_tests_left_out_by_k_is_partial_and_no_go(project: pytest.Py
     assert data["verdict"] == "NO-GO"
     step = data["steps"][0]
     assert step["status"] == "partial" and step["passed"] == 1, step
-    assert "left out of the run by -k/-m: phases/test_1a_step.py::test_offline_checks" in step["summary"]
-    assert "partial: 1 passed, 1 check of this step left out" in data["headline"]
+    assert "not in the run: phases/test_1a_step.py::test_offline_checks" in step["summary"]
+    assert "partial: 1 passed, 1 check of this step not in the run" in data["headline"]
 
 
 FAKE_TARGET = '''
@@ -234,7 +234,7 @@ def test_a(evidence):
 def test_b(evidence):
     evidence.series("coverage", {"fixtures": {"b": {"frames": 20}}, "points": [2]})
 '''
-    project.makeconftest('pytest_plugins = ["harness.plugin", "harness.fixtures"]\n')
+    project.makeconftest('pytest_plugins = ["harness.run.plugin", "harness.run.fixtures"]\n')
     write_phases(project, files)
     result = run(project, "--no-gate", xdist=xdist)
     result.assert_outcomes(passed=11, failed=1)

@@ -1,4 +1,4 @@
-"""The HTML go/no-go page: a pure function of the report data (harness.report_html), written beside the Markdown."""
+"""The HTML go/no-go page: a pure function of the report data (harness.tell.report_html), written beside the Markdown."""
 from __future__ import annotations
 
 import json
@@ -7,12 +7,12 @@ from pathlib import Path
 
 from markupsafe import escape
 
-from harness import ledger, report_charts, report_writer
-from harness.catalogue import BY_ID, STEP_IDS
 from harness.cli import main as cli_main
-from harness.ledger_html import render_ledger_html
-from harness.report import RunFacts, StepFacts, build_report
-from harness.report_html import NO_DATA, render_html
+from harness.plan.catalogue import BY_ID, STEP_IDS
+from harness.tell import ledger, report_charts, report_writer
+from harness.tell.ledger_html import render_ledger_html
+from harness.tell.report import RunFacts, StepFacts, build_report
+from harness.tell.report_html import NO_DATA, render_html
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 CODE = {"commit": "36f04de10f3e8d65b3687fda8ddaf581eb79d37a", "dirty": False, "package_sha256": "cb" * 32,
@@ -182,14 +182,14 @@ def test_writer_writes_the_page_beside_the_markdown(tmp_path: Path) -> None:
 
 
 def test_writer_keeps_the_markdown_when_the_page_cannot_be_rendered(tmp_path: Path, monkeypatch) -> None:
-    import harness.report_html
+    import harness.tell.report_html
 
     def broken(data: dict) -> str:
         raise RuntimeError(f"template exploded near {SECRET}")
 
-    monkeypatch.setattr(harness.report_html, "render_html", broken)
+    monkeypatch.setattr(harness.tell.report_html, "render_html", broken)
     report = build_report(facts([step("1A")]))
-    md, js, html = report_writer.write_report(report, tmp_path)
+    md, js, _html = report_writer.write_report(report, tmp_path)
     assert md.read_text() == report.markdown and json.loads(js.read_text())["verdict"] == "GO"
     page = (tmp_path / "latest.html").read_text()
     assert "could not be rendered" in page and "RuntimeError: template exploded" in page and SECRET not in page
@@ -212,7 +212,7 @@ def test_ledger_page_shows_history_per_target_and_the_5b_trend() -> None:
     entries = [entry(1_800_000_000.0 + 600 * i, 1.1 + 0.1 * i, status="passed" if i < 2 else "failed")
                for i in range(4)] + [entry(1_800_000_100.0, None, target="aws")]
     html = render_ledger_html(entries, now=1_800_010_000.0)
-    assert html.count("<svg ") == 1 and "Last ratio: local 1.40 (rule &lt;= 1.25)" in html
+    assert html.count("<svg ") == 1 and "Last ratio (95% interval): local 1.40; the rule: upper bound &lt;= 1.25" in html
     assert 'id="target-local"' in html and 'id="target-aws"' in html
     local = html.split('id="target-local"')[1].split("</section>")[0]
     assert local.count("<tr>") == 5 and local.index("1.40") < local.index("1.10")      # newest first
@@ -226,4 +226,13 @@ def test_ledger_command_writes_the_page(tmp_path: Path, capsys) -> None:
     assert cli_main(["ledger", "--html", "--report-dir", str(tmp_path)]) == 0
     assert f"wrote {tmp_path / 'ledger.html'}" in capsys.readouterr().out
     page = (tmp_path / "ledger.html").read_text()
-    assert page.count("<svg ") == 1 and "Last ratio: local 1.30" in page
+    assert page.count("<svg ") == 1 and "Last ratio (95% interval): local 1.30" in page
+
+
+def test_the_trend_plots_each_runs_gating_interval_against_the_factor() -> None:
+    entries = [{**entry(1_800_000_000.0 + 600 * i, 1.1 + 0.05 * i), "ratio_5b_ci95": [1.0 + 0.05 * i, 1.2 + 0.05 * i]}
+               for i in range(3)]
+    html = render_ledger_html(entries, now=1_800_010_000.0)
+    assert "Last ratio (95% interval): local 1.20 [1.10, 1.30]; the rule: upper bound &lt;= 1.25" in html
+    data = {"steps": [{"id": "5B", "charts": {"5B durations": {"ratio": {"value": 1.1, "ci95": [1.0, 1.2]}}}}]}
+    assert ledger.ratio_5b_interval(data) == [1.0, 1.2] and ledger.ratio_5b_interval({"steps": []}) is None

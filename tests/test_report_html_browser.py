@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from harness.report_html import STATUS_COLOURS, render_html, status_class
 from test_report_html import go_data, nogo_data
+
+from harness.tell.report_html import STATUS_COLOURS, render_html, status_class
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts" / "browser"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from harness.gate import Gate
-from harness.redact import redact
-from harness.report import RunFacts, StepFacts, build_report, verdict_of
+from harness.run.gate import Gate
+from harness.tell.redact import redact
+from harness.tell.report import RunFacts, StepFacts, build_report, verdict_of
 
 
 def step(sid: str, status: str = "passed", **kw) -> StepFacts:
@@ -132,7 +132,8 @@ def test_the_fidelity_table_and_reduced_fidelity_reach_the_verdict_line() -> Non
     rows = [{"behaviour": "memory", "enforced": "polling", "how": "polled"},
             {"behaviour": "timeout", "enforced": "service", "how": "timer"}]
     report = build_report(facts([step("1A")], target={"name": "local", "fidelity": rows}))
-    assert report.headline.endswith("(reduced fidelity: memory not enforced by the kernel)")
+    assert report.headline.startswith("GO (weakened: reduced fidelity: memory not enforced by the kernel) for")
+    assert report.data["weakened"] == ["reduced fidelity: memory not enforced by the kernel"]
     assert "| memory      | polling    | polled |" in report.markdown
     assert report.data["fidelity"] == {"rows": rows, "reduced": ["memory"]}
     full = build_report(facts([step("1A")], target={"name": "local", "fidelity": rows[1:]}))
@@ -140,8 +141,8 @@ def test_the_fidelity_table_and_reduced_fidelity_reach_the_verdict_line() -> Non
 
 
 def test_the_report_lists_what_the_gate_does_not_check() -> None:
-    from harness.catalogue import NOT_CHECKED
-    from harness.report_html import render_html
+    from harness.plan.catalogue import NOT_CHECKED
+    from harness.tell.report_html import render_html
 
     report = build_report(facts([step("1A")]))
     assert "## Not checked by this gate" in report.markdown

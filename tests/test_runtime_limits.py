@@ -81,7 +81,7 @@ def test_timeout_kills_tree_and_reports_like_aws(rt: LambdaRuntime, code: Path) 
     assert not _sleepers(marker), "the handler's child process outlived the timeout"
     tail = base64.b64decode(res.log_tail).decode()
     assert re.search(rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z {res.request_id} Task timed out after 1.00 seconds$",
-                     tail, re.M)
+                     tail, re.MULTILINE)
     assert "Status: timeout" in tail
     rec = rt.records()[-1]
     assert rec.outcome == "timeout" and rec.error_type == "Sandbox.Timedout"

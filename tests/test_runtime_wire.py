@@ -4,9 +4,9 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 import pytest
@@ -58,7 +58,7 @@ def endpoint(tmp_path: Path) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             name = self.path.split("/functions/")[1].split("/")[0]
             payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             spec = specs.get(name)

@@ -14,8 +14,8 @@ import pytest
 from fixtures.videos import ensure_fixtures
 from fixtures.videos.ffmpeg import BITEXACT, run_ffmpeg, segment_cut
 from fixtures.videos.specs import _audio_src, _video_src
-from harness import segment_truth
-from harness.segment_truth import check_files, facts_of
+from harness.judge import segment_truth
+from harness.judge.segment_truth import check_files, facts_of
 
 SEG = 5.0
 
@@ -91,8 +91,9 @@ def test_two_swapped_segments_are_rejected(source, pieces) -> None:
 def test_the_last_segment_dropped_is_rejected(source, pieces) -> None:
     truth = _check(source, pieces, ["0-5b", "5-10", "10-15b"])
     assert not truth.ok
-    assert truth.lines == ["frames 450-599 (150 frames (5.0 s), the end of the source) are in no segment; "
-                           "segment_003.mp4 missing (4 segments expected, got 3)"]
+    assert truth.lines[0] == ("frames 450-599 (150 frames (5.0 s), the end of the source) are in no segment; "
+                              "segment_003.mp4 missing (4 segments expected, got 3)")
+    assert "audio: source packets 705-938 (15.02-19.99 s, the end) are in no segment" in truth.lines
 
 
 def test_one_re_encoded_segment_is_rejected(source, pieces) -> None:
@@ -143,3 +144,80 @@ def test_facts_of_a_file_that_is_not_media_says_so(tmp_path: Path) -> None:
     junk.write_text("not a video")
     facts = facts_of(junk)
     assert not facts.decodes and facts.error
+
+
+# -- packet truth: stream copies, video and audio, byte for byte (CONTRACT O2) -----------------------
+
+def _cut(source: Path, out: Path, *extra: str) -> list[tuple[str, Path]]:
+    """Cut `source` at 5 s with the same segment muxer as the processor, with extra output options."""
+    out.mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(["-i", str(source), "-map", "0:v?", "-map", "0:a?", *extra, "-f", "segment", "-segment_time",
+                str(SEG), "-reset_timestamps", "1", "-segment_format", "mp4", str(out / "segment_%03d.mp4")])
+    return [(p.name, p) for p in sorted(out.glob("segment_*.mp4"))]
+
+
+def test_a_re_encode_keeping_every_keyframe_and_silent_audio_is_rejected(source: Path, tmp_path: Path) -> None:
+    """The issue's reproduction: crf 51, keyframes forced at the source's GOP, audio replaced by silence."""
+    segs = _cut(source, tmp_path / "crf51", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "51",
+                "-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+                "-af", "volume=0", "-c:a", "aac", "-b:a", "96k")
+    truth = check_files(source, segs, SEG)
+    assert not truth.ok
+    assert any(line.startswith("segment_000.mp4 video: ") and "not the source's bytes" in line
+               for line in truth.lines), truth.lines
+    assert any(line.startswith("segment_000.mp4 audio: ") and "not the source's bytes" in line
+               for line in truth.lines), truth.lines
+
+
+def test_video_copied_but_audio_replaced_by_silence_is_rejected(source: Path, tmp_path: Path) -> None:
+    segs = _cut(source, tmp_path / "silent", "-c:v", "copy", "-af", "volume=0", "-c:a", "aac", "-b:a", "96k")
+    truth = check_files(source, segs, SEG)
+    assert not truth.ok
+    assert all(" audio: " in line for line in truth.lines if line.startswith("segment_")), truth.lines
+    assert truth.lines[0].startswith("segment_000.mp4 audio: ") and "not a stream copy" in truth.lines[0]
+
+
+def test_dropped_audio_is_rejected_naming_the_stream(source: Path, tmp_path: Path) -> None:
+    segs = _cut(source, tmp_path / "noaudio", "-c", "copy", "-an")
+    truth = check_files(source, segs, SEG)
+    assert not truth.ok
+    assert any("has no audio stream" in line for line in truth.lines), truth.lines
+
+
+def _stream(label: str, hashes: list[int], step: float = 0.02) -> segment_truth.StreamPackets:
+    return segment_truth.StreamPackets(label, tuple(bytes([h]) for h in hashes),
+                                       tuple(i * step for i in range(len(hashes))), 1 / 48000)
+
+
+def _facts(name: str, *streams: segment_truth.StreamPackets) -> segment_truth.MediaFacts:
+    return segment_truth.MediaFacts(name, "audio", len(streams[0].hashes), (), (), None, None, 0.0, 0.0, (),
+                                    streams=streams)
+
+
+@pytest.mark.parametrize("segments, words", [
+    ([[0, 1, 2, 3], [5, 4, 6, 7]], "segment_001.mp4 audio: its packet 0 is not the source's packet 4"),
+    ([[0, 1, 2, 3], [2, 3, 4, 5, 6, 7]], "segment_001.mp4 audio: it repeats source packets 2-3"),
+    ([[0, 1, 2, 3], [6, 7]], "segment_001.mp4 audio: source packets 4-5"),
+    ([[0, 1, 2, 3], [4, 5]], "audio: source packets 6-7"),
+])
+def test_swapped_duplicated_and_dropped_audio_packets_are_named(segments, words: str) -> None:
+    source = _facts("source", _stream("audio", list(range(8))))
+    segs = [_facts(f"segment_{i:03d}.mp4", _stream("audio", s)) for i, s in enumerate(segments)]
+    lines = segment_truth.packet_truth(source, segs)
+    assert lines and lines[0].startswith(words), lines
+
+
+def test_retimed_packets_are_named() -> None:
+    source = _facts("source", _stream("audio", [0, 1, 2, 3]))
+    seg = _facts("segment_000.mp4", _stream("audio", [0, 1, 2, 3], step=0.03))
+    assert segment_truth.packet_truth(source, [seg]) == [
+        "segment_000.mp4 audio: packet 1 is at 0.0300 s from its first, the source's at 0.0200 s: retimed"]
+
+
+def test_the_audio_only_fixture_is_checked_by_its_packets(tmp_path: Path) -> None:
+    fx = next(f for f in ensure_fixtures() if f.path.suffix == ".m4a")
+    good = _cut(fx.path, tmp_path / "copy", "-c", "copy")
+    assert segment_truth.check_fixture(fx, good, SEG).ok
+    bad = _cut(fx.path, tmp_path / "silence", "-af", "volume=0", "-c:a", "aac", "-b:a", "96k")
+    truth = segment_truth.check_files(fx.path, bad, SEG, cut_on_tie=fx.cut_on_tie)
+    assert not truth.ok and any(" audio: " in line for line in truth.lines), truth.lines

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalogue import STEPS
 from harness.cli import terraform_outputs
+from harness.plan.catalogue import STEPS
 from harness.stack.hclexpr import Unknown, evaluate, possible_values
 from harness.stack.terraform import StackError, load_stack
 from harness.targets.aws import OUTPUT_FUNCTIONS, _apply_outputs

@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 
 from harness.local.awsreq import AwsRequest
 
+# Every write a function can make, so a drill faults the boundary, not one processor's choice of call.
+DYNAMODB_WRITES = ("PutItem", "UpdateItem", "TransactWriteItems", "BatchWriteItem")
+S3_WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "CopyObject",
+             "UploadPartCopy")
+
 _S3_ERRORS = {"InternalError": 500, "SlowDown": 503, "AccessDenied": 403, "ServiceUnavailable": 503}
 _DDB_ERRORS = {"ProvisionedThroughputExceededException": 400, "ThrottlingException": 400,
                "InternalServerError": 500, "RequestLimitExceeded": 400}
@@ -27,7 +32,7 @@ _DDB_ERRORS = {"ProvisionedThroughputExceededException": 400, "ThrottlingExcepti
 @dataclass
 class FaultRule:
     service: str
-    operation: str | None = None
+    operation: str | tuple[str, ...] | None = None     # one operation, or any of several
     match: str | None = None          # substring of the S3 key, or of the DynamoDB request body
     error: str | None = None          # AWS error code; None means delay only
     skip: int = 0                     # let this many matching requests through first
@@ -60,7 +65,8 @@ class FaultRule:
 
             if req.access_key != FUNCTION_ACCESS_KEY:
                 return False
-        if self.operation and req.operation != self.operation:
+        if self.operation and req.operation not in (
+                (self.operation,) if isinstance(self.operation, str) else self.operation):
             return False
         if self.match:
             hay = req.key or ""

@@ -65,13 +65,13 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     gw: Gateway
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args) -> None:
         log.debug("gateway: " + format, *args)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._handle()
 
-    do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_GET  # noqa: N815
+    do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_GET
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")

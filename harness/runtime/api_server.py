@@ -38,9 +38,9 @@ class Invocation:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True   # else Nagle + delayed ACK add ~40 ms per request
-    server: "_Server"
+    server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass  # keep the runtime's traffic out of the test output
 
     def _reply(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         api = self.server.api
         if self.path != f"{PREFIX}/invocation/next":
             self._reply(404, b'{"errorMessage":"not found"}')
@@ -93,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the instance died; the waiter notices the dead process
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         api = self.server.api
         body = self._body()
         path = self.path
@@ -117,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    api: "RuntimeApiServer"
+    api: RuntimeApiServer
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a killed runtime drops its connection mid-request; that is expected

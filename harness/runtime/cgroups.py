@@ -77,7 +77,7 @@ class Cgroup:
             self.dirs = [self.memory]
 
     @classmethod
-    def create(cls, name: str, memory_mb: int, *, root: Path = ROOT) -> "Cgroup":
+    def create(cls, name: str, memory_mb: int, *, root: Path = ROOT) -> Cgroup:
         ver = version(root)
         if ver is None:
             raise CgroupError(f"no memory+cpu cgroup controllers under {root}")

@@ -5,7 +5,7 @@ Shape: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-reco
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def destination_record(function_arn: str, request_id: str, request: bytes, response: bytes | None, condition: str,
@@ -20,7 +20,7 @@ def destination_record(function_arn: str, request_id: str, request: bytes, respo
 
     record = {
         "version": "1.0",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "requestContext": {"requestId": request_id, "functionArn": f"{function_arn}:$LATEST",
                            "condition": condition, "approximateInvokeCount": count},
         "requestPayload": as_json(request),

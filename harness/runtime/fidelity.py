@@ -7,7 +7,7 @@ with how or why. A run where a row that the kernel could enforce was not is
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 KERNEL, SERVICE, POLLING, NONE = "kernel", "service", "polling", "not enforced"
 # Rows the kernel enforces on a capable host; anything less there is reduced fidelity.

@@ -23,10 +23,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Mapping
 
 from . import awsruntime, limits
 from .api_server import Invocation, RuntimeApiServer
@@ -44,7 +44,7 @@ RESERVED_ENV = awsruntime.RESERVED_ENV | {"TMPDIR", "HOME"}
 
 
 def utc_stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Instance:
         self.peak_tmp = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.server: RuntimeApiServer | None = None
-        self.log_stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
     # -- lifecycle -------------------------------------------------------------
     @property

@@ -16,8 +16,8 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from . import awsruntime, fidelity, limits, sandbox
 from .destination import destination_record
@@ -45,7 +45,7 @@ class LambdaRuntime:
                  warm: bool = True, region: str = "us-east-1", poll_interval: float = 0.05,
                  storage: str = "auto", account_id: str = ACCOUNT_ID, isolation: str = "auto",
                  cpu_scaling: bool = True, endpoint_url: str | None = None,
-                 deliver: "Callable[[str, bytes], None] | None" = None) -> None:
+                 deliver: Callable[[str, bytes], None] | None = None) -> None:
         """extra_env: the role's credentials (AWS_ACCESS_KEY_ID...), which AWS sets too.
         endpoint_url: where the function's SDK calls go (a shared config file in the
         sandbox; AWS_ENDPOINT_URL in the fallback). isolation: auto | kernel | none."""
@@ -99,7 +99,7 @@ class LambdaRuntime:
     # -- public API ----------------------------------------------------------
     def invoke(self, spec: FunctionSpec, payload: bytes, *, invocation_type: str = "RequestResponse",
                log_type: str = "None", request_id: str | None = None,
-               refresh: "Callable[[], FunctionSpec] | None" = None) -> InvokeResult:
+               refresh: Callable[[], FunctionSpec] | None = None) -> InvokeResult:
         """Invoke like the Lambda Invoke API; raises TooManyRequests when throttled.
         refresh: the function's configuration now; a queued async event that was throttled runs
         with what it says (AWS runs it with the configuration of the moment it finally runs)."""
@@ -208,14 +208,14 @@ class LambdaRuntime:
         for inst in instances:
             try:
                 inst.close()
-            except Exception:  # noqa: BLE001 - close must always finish
+            except Exception:
                 log.exception("closing instance %s", inst.id)
         try:
             atexit.unregister(self.close)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
-    def __enter__(self) -> "LambdaRuntime":
+    def __enter__(self) -> LambdaRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -279,7 +279,7 @@ class LambdaRuntime:
 
     # -- async -----------------------------------------------------------------
     def _async_event(self, spec: FunctionSpec, payload: bytes, rid: str,
-                     refresh: "Callable[[], FunctionSpec] | None" = None) -> None:
+                     refresh: Callable[[], FunctionSpec] | None = None) -> None:
         try:
             queued = time.monotonic()
             attempts = 1 + max(0, int(spec.max_retry_attempts))
@@ -331,7 +331,7 @@ class LambdaRuntime:
                     log.info("async event %s of %s dropped: older than %s s", rid, spec.name, spec.max_event_age_s)
                     self._send_to_destination(spec, rid, payload, att, "EventAgeExceeded", ran)
                     return
-        except Exception:  # noqa: BLE001 - a background event must never kill the harness
+        except Exception:
             if not self._closed.is_set():
                 log.exception("async event %s of %s failed in the harness", rid, spec.name)
         finally:
@@ -340,12 +340,12 @@ class LambdaRuntime:
                 self._inflight.pop(rid, None)
                 self._cond.notify_all()
 
-    def _refreshed(self, spec: FunctionSpec, refresh: "Callable[[], FunctionSpec] | None") -> FunctionSpec:
+    def _refreshed(self, spec: FunctionSpec, refresh: Callable[[], FunctionSpec] | None) -> FunctionSpec:
         if refresh is None:
             return spec
         try:
             return refresh()
-        except Exception as e:  # noqa: BLE001 - deleted or unreadable: keep what the event was queued with
+        except Exception as e:
             log.info("async event of %s: configuration not refreshed: %s", spec.name, e)
             return spec
 
@@ -360,7 +360,7 @@ class LambdaRuntime:
                                     att.payload if att is not None else None, condition, count)
         try:
             self.deliver(spec.on_failure, record)
-        except Exception:  # noqa: BLE001 - AWS also drops a record it cannot deliver; say so in the log
+        except Exception:
             log.exception("on-failure destination %s of %s: delivery failed", spec.on_failure, spec.name)
             self._log(spec.name, f"on-failure destination {spec.on_failure}: delivery failed for {rid}")
 

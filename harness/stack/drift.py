@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.redact import redact_mapping
 from harness.stack.terraform import FunctionDecl, StackSpec, env_strings
+from harness.tell.redact import redact_mapping
 
 # The fields compared, in the order a drift line names them.
 FIELDS = ("runtime", "handler", "role", "memory MB", "timeout s", "ephemeral MB", "reserved concurrency",
@@ -62,3 +62,13 @@ def drift(fn: FunctionDecl, have: dict, want: dict) -> str | None:
         else:
             diffs.append(f"{field} deployed {have.get(field)!r}, terraform {want.get(field)!r}")
     return f"{fn.name} ({fn.address}, {Path(fn.file).name}): " + "; ".join(diffs) if diffs else None
+
+
+def config_sha256(tf_dir) -> str:
+    """The digest terraform's `config_sha256` output computes of the applied *.tf files (outputs.tf)."""
+    import hashlib
+    from pathlib import Path
+
+    lines = "".join(f"{p.name}:{hashlib.sha256(p.read_bytes()).hexdigest()}\n"
+                    for p in sorted(Path(tf_dir).glob("*.tf"), key=lambda p: p.name))
+    return hashlib.sha256(lines.encode()).hexdigest()

@@ -10,8 +10,8 @@ calls such as filebase64sha256) becomes an Unknown that says what it was.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ _TOKEN = re.compile(r"""\s*(?:
     (?P<str>"(?:[^"\\]|\\.)*") |
     (?P<op>==|!=|\?|:|\(|\)|!|\[|\]|\{|\}|,|=) |
     (?P<ref>[A-Za-z_][A-Za-z0-9_\-]*""" + _INDEX + r"""(?:\.[A-Za-z_][A-Za-z0-9_\-]*""" + _INDEX + r""")*)
-)""", re.X)
+)""", re.VERBOSE)
 
 
 def _replace(text: object, old: object, new: object) -> object:

@@ -7,8 +7,8 @@ with the test functions switched off still declares them (disabled), as count = 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from harness.stack.errors import StackError
 from harness.stack.hclexpr import Unknown, evaluate, possible_values

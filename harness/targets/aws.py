@@ -20,16 +20,52 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from harness.lambda_logs import attempts
-from harness.redact import redact
-from harness.stack.terraform import load_stack
+from harness.judge.lambda_logs import attempts
 from harness.targets.base import Sources, Target, TargetError
+from harness.tell.redact import redact
 
-PROD_NAME = re.compile(r"(^|[-_])(prod|production|live)([-_]|$)", re.I)
+PROD_NAME = re.compile(r"(^|[-_])(prod|production|live)([-_]|$)", re.IGNORECASE)
 # terraform's test_function_names output key -> the function's logical key, the for_each key of
 # aws_lambda_function.test (one map: `serve` writes it too)
 OUTPUT_FUNCTIONS = {"hello": "video_processor_test", "ffmpeg_check": "ffmpeg_check", "s3_roundtrip": "s3_roundtrip",
                     "segment": "segment_test", "job_status": "job_status"}
+
+
+EMULATED_ACCOUNTS = {"123456789012", "000000000000"}     # moto's and LocalStack's default accounts
+AWS_HOST = re.compile(r"(^|\.)(amazonaws\.com|amazonaws\.com\.cn|api\.aws)$")
+LOG_PAGE_CAP = 10000
+
+
+class LogsNotScanned(RuntimeError):
+    """CloudWatch Logs could not be read whole: the warning-sign scan fails closed."""
+
+
+def emulated_endpoint(env: dict, endpoints: dict[str, str], account: str | None) -> str | None:
+    """Why this 'aws' run is not the real AWS, in words, or None (pure).
+
+    Any AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE>, any client endpoint whose host is not AWS's,
+    and the account ids emulators answer with each make the run emulated."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    found = []
+    for name in sorted(env):
+        if name == "AWS_ENDPOINT_URL" or name.startswith("AWS_ENDPOINT_URL_"):
+            if env[name]:
+                found.append(f"{name}={env[name]}")
+    for service, url in sorted(endpoints.items()):
+        host = urlsplit(url).hostname or ""
+        try:
+            private = ipaddress.ip_address(host).is_private or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            private = host == "localhost"
+        if private or not AWS_HOST.search(host):
+            text = f"{service} at {url}"
+            if not any(url in f for f in found):
+                found.append(text)
+    if account in EMULATED_ACCOUNTS:
+        found.append(f"account {account}")
+    return "; ".join(found) or None
 
 
 def read_outputs(tf_dir: Path) -> tuple[dict, str]:
@@ -56,7 +92,7 @@ def read_outputs(tf_dir: Path) -> tuple[dict, str]:
 
 class AwsTarget(Target):
     @classmethod
-    def connect(cls, config) -> "AwsTarget":
+    def connect(cls, config) -> AwsTarget:
         import uuid
 
         run_id = uuid.uuid4().hex[:10]
@@ -86,12 +122,18 @@ class AwsTarget(Target):
                               f"are not reachable ({exc})") from exc
         target.account = ident.get("Account", "?")
         target.region = region
+        target.emulated = emulated_endpoint(
+            dict(os.environ), {svc: session.client(svc).meta.endpoint_url
+                               for svc in ("s3", "lambda", "dynamodb", "sts", "logs")}, target.account)
         target.outputs_source = source
+        target.outputs = outputs
         atexit.register(target.cleanup)
         return target
 
+    emulated: str | None = None
+
     def identity(self) -> dict:
-        return {"name": "aws", "account": self.account, "region": self.region,
+        return {"name": "aws", "account": self.account, "region": self.region, "emulated": self.emulated,
                 "endpoint": os.environ.get("AWS_ENDPOINT_URL", "AWS default endpoints"),
                 "outputs": self.outputs_source, "workspace": self.stack.workspace, "run_id": self.run_id,
                 **self.sources.code_identity(),
@@ -99,18 +141,31 @@ class AwsTarget(Target):
                                 "by CodeSha256 in step 1A)"}
 
     def function_logs(self, name: str | None = None) -> list[str]:
-        """CloudWatch Logs of this run's functions since the run started (bounded)."""
+        """CloudWatch Logs of this run's functions since the run started.
+
+        Fails closed: a read or permission error, or more lines than the page cap, raises
+        LogsNotScanned naming the cause, and the scan reports the test's logs as not scanned (NO-GO).
+        A function whose log group does not exist yet has logged nothing."""
         names = [name] if name else [f.name for f in self.stack.enabled_functions]
         lines: list[str] = []
         for fn in names:
+            group = f"/aws/lambda/{fn}"
             try:
                 paginator = self.logs.get_paginator("filter_log_events")
-                for page in paginator.paginate(logGroupName=f"/aws/lambda/{fn}",
-                                               startTime=int(self.started * 1000),
-                                               PaginationConfig={"MaxItems": 10000}):
-                    lines += [e["message"] for e in page.get("events", [])]
-            except (ClientError, BotoCoreError):
-                continue
+                got: list[str] = []
+                for page in paginator.paginate(logGroupName=group, startTime=int(self.started * 1000)):
+                    got += [e["message"] for e in page.get("events", [])]
+                    if len(got) > LOG_PAGE_CAP:
+                        raise LogsNotScanned(f"{group}: more than {LOG_PAGE_CAP} lines since the run started "
+                                             "(page cap): the rest were not read")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    continue
+                raise LogsNotScanned(f"{group}: {exc.response.get('Error', {}).get('Code', 'error')}: "
+                                     f"{exc}") from exc
+            except BotoCoreError as exc:
+                raise LogsNotScanned(f"{group}: {type(exc).__name__}: {exc}") from exc
+            lines += got
         return lines
 
     LOG_CHECK_INTERVAL_S = 5.0       # CloudWatch is read at most this often per waiting job
@@ -141,14 +196,16 @@ class AwsTarget(Target):
                            f"{seen.reports[-1].strip()}{said}")
         return state["reason"]
 
+    outputs: dict | None = None
+
     def terraform_drift(self, address: str) -> tuple[bool | None, str]:
-        """`terraform plan -detailed-exitcode -target=ADDRESS` where terraform and its state are here."""
+        """`terraform plan -detailed-exitcode -target=ADDRESS` where terraform and its state are here;
+        elsewhere the applied configuration's digest (output config_sha256) against this checkout's."""
         exe = shutil.which("terraform")
         tf_dir = self.stack.tf_dir
-        if not exe:
-            return None, "terraform plan not run: no terraform binary on PATH"
-        if not (tf_dir / ".terraform").exists():
-            return None, f"terraform plan not run: {tf_dir} is not initialised (no .terraform/: no providers or state here)"
+        if not exe or not (tf_dir / ".terraform").exists():
+            return self._applied_digest_drift(
+                "no terraform binary on PATH" if not exe else f"{tf_dir} is not initialised (no .terraform/)")
         proc = subprocess.run([exe, "plan", "-detailed-exitcode", "-no-color", "-input=false", "-lock=false",
                                f"-target={address}"], cwd=tf_dir, capture_output=True, text=True, timeout=600)
         if proc.returncode == 0:
@@ -156,6 +213,21 @@ class AwsTarget(Target):
         if proc.returncode == 2:
             return True, f"terraform plan shows changes for {address}: " + " ".join(proc.stdout.split()[-12:])
         return None, f"terraform plan could not run: {(proc.stderr.strip().splitlines() or ['?'])[-1]}"
+
+    def _applied_digest_drift(self, no_plan: str) -> tuple[bool | None, str]:
+        from harness.stack.drift import config_sha256
+
+        applied = (self.outputs or {}).get("config_sha256")
+        if not applied:
+            return None, (f"terraform plan not run ({no_plan}) and the applied state carries no config_sha256 "
+                          f"output ({self.outputs_source}): apply this checkout's terraform/outputs.tf, or run "
+                          "where `terraform plan` can run")
+        here = config_sha256(self.stack.tf_dir)
+        if applied != here:
+            return True, (f"the applied terraform (config_sha256 {str(applied)[:12]}... from {self.outputs_source}) "
+                          f"is not this checkout's ({here[:12]}...): `terraform apply` it, or validate that checkout")
+        return False, (f"terraform plan not run ({no_plan}); the applied configuration's digest (output "
+                       f"config_sha256 {here[:12]}...) equals this checkout's terraform")
 
     LOG_WAIT_S = 30.0
 

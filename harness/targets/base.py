@@ -80,7 +80,7 @@ class Sources:
     tf_vars: tuple = ()
 
     @classmethod
-    def from_config(cls, config, run_id: str) -> "Sources":
+    def from_config(cls, config, run_id: str) -> Sources:
         from harness.stack import build
 
         lambda_src = Path(_opt(config, "--lambda-src") or build.PACKAGE_SRC).resolve()
@@ -106,13 +106,19 @@ class Sources:
 
     def code_identity(self) -> dict:
         """What this run validates, for the ledger: package, layer, terraform and backend hashes."""
-        from harness import ledger
-        from harness.stack import build
+        from harness.tell import ledger
 
-        backend = (self.backend_src / "backend") if self.backend_src else build.REPO / "backend"
         return {"package_sha256": self.package().sha256, "layer_sha256": self.layer().sha256,
                 "terraform_sha256": ledger.tree_sha256(self.terraform_dir, ("*.tf", "*.tfvars")),
-                "backend_sha256": ledger.tree_sha256(backend, ("*.py",))}
+                "backend_sha256": self.backend_sha256()}
+
+    def backend_sha256(self) -> str:
+        """The validated backend's hash; the deployed one reports its own by GET /api/version (CONTRACT B6)."""
+        from harness.stack import build
+        from harness.tell import ledger
+
+        backend = (self.backend_src / "backend") if self.backend_src else build.REPO / "backend"
+        return ledger.tree_sha256(backend, ("*.py",))
 
     def layer(self):
         from harness.stack import build

@@ -11,12 +11,12 @@ from contextlib import contextmanager
 
 import boto3
 
-from harness.lambda_logs import attempts
+from harness.judge.lambda_logs import attempts
 from harness.local.faults import FaultInjector, FaultRule
 from harness.local.stack import HARNESS_CREDENTIALS, LocalStack, create_function, start_stack
-from harness.redact import redact
 from harness.runtime import LambdaRuntime
 from harness.targets.base import Sources, Target, terraform_dir, tf_overrides  # noqa: F401  (option helpers)
+from harness.tell.redact import redact
 
 log = logging.getLogger("harness.local")
 DESTINATION_GRACE_S = 15.0      # a failed job's on-failure record must have been consumed by then
@@ -29,7 +29,7 @@ class LocalTarget(Target):
     startup_s: float = 0.0
 
     @classmethod
-    def start(cls, config) -> "LocalTarget":
+    def start(cls, config) -> LocalTarget:
         import uuid
 
         run_id = uuid.uuid4().hex[:10]

@@ -14,7 +14,7 @@ from typing import Any
 from .config import Config
 from .cutter import UploadedSegment, cut_and_upload
 from .deadline import Deadline
-from .errors import EmptyFile, OutputVerificationFailed, TimeoutGuard, TransientError, VideoProcessorError
+from .errors import EmptyFile, OutputVerificationFailed, TransientError, VideoProcessorError
 from .events import JobRequest, parse_job_event
 from .jobs import Claim, JobStore
 from .keys import job_output_prefix

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Literal, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from botocore.exceptions import HTTPClientError
 
 from .errors import VideoProcessorError
 

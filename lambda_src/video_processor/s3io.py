@@ -58,7 +58,7 @@ def list_prefix(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
         if token:
             kwargs["ContinuationToken"] = token
-        page = retry_transient(lambda: s3.list_objects_v2(**kwargs))
+        page = retry_transient(lambda: s3.list_objects_v2(**kwargs))  # noqa: B023 (called at once)
         for obj in page.get("Contents", []):
             found[obj["Key"]] = int(obj.get("Size", 0))
         if not page.get("IsTruncated"):
@@ -74,7 +74,7 @@ def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
     for start in range(0, len(keys), 1000):
         batch = [{"Key": key} for key in keys[start : start + 1000]]
         response = retry_transient(
-            lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})  # noqa: B023
         )
         errors = response.get("Errors") or []
         if errors:

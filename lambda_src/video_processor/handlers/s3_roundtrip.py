@@ -7,12 +7,12 @@ from typing import Any
 
 from ..aws import client
 from ..config import Config
+from ..errors import OutputVerificationFailed
 from ..events import parse_source
 from ..keys import test_output_key
 from ..logs import configure_logging, stage
-from ..s3io import download_streamed, upload_file
 from ..retry import retry_transient
-from ..errors import OutputVerificationFailed
+from ..s3io import download_streamed, upload_file
 
 
 def roundtrip(event: Any, *, s3: Any, config: Config) -> dict:

@@ -5,7 +5,7 @@ controller, so evidence reaches the report whichever process ran the test.
 """
 from __future__ import annotations
 
-from harness.catalogue import QUESTION_KEYS
+from harness.plan.catalogue import QUESTION_KEYS
 
 
 class Evidence:

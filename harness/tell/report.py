@@ -1,18 +1,18 @@
 """The go/no-go report: a pure function from run facts to a document.
 
-harness.facts builds the facts from the run record; `build_report` turns them into
-Markdown and JSON without I/O; harness.report_writer writes the files.
+harness.run.facts builds the facts from the run record; `build_report` turns them into
+Markdown and JSON without I/O; harness.tell.report_writer writes the files.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tabulate import tabulate
 
-from harness.catalogue import BY_ID, NOT_CHECKED, QUESTION_KEYS, QUESTIONS
-from harness.redact import redact, redact_mapping
+from harness.plan.catalogue import BY_ID, NOT_CHECKED, QUESTION_KEYS, QUESTIONS
+from harness.tell.redact import redact, redact_mapping
 
 # Why SigV2 is worth a notice but not a NO-GO on its own: "Amazon S3 supports only AWS Signature
 # Version 4 in regions created after January 30, 2014", and AWS has turned SigV2 off (deprecated)
@@ -41,7 +41,7 @@ class StepFacts:
     injected: dict[str, int] = field(default_factory=dict)
     notices: dict = field(default_factory=dict)       # {"sigv2": count, "example": "..."}
     unscanned: list = field(default_factory=list)     # why some tests' function logs could not be read
-    charts: dict = field(default_factory=dict)        # chart name -> merged series data (harness.evidence.series)
+    charts: dict = field(default_factory=dict)        # chart name -> merged series data (harness.run.evidence.series)
     log_tails: dict = field(default_factory=dict)     # failed test -> the function's last log lines in that test
 
 
@@ -59,6 +59,11 @@ class RunFacts:
     collection_errors: list = field(default_factory=list)
     ledger_gap: list = field(default_factory=list)    # aws: local-only tests no local GO of this code proved
     interrupted: str | None = None                    # where Ctrl-C / SIGTERM stopped the run
+    weakened: list = field(default_factory=list)      # each way this run proves less than a default run
+    args: list = field(default_factory=list)          # the exact pytest argument list
+    rules: dict = field(default_factory=dict)         # the options that change what passes
+    plugins: list = field(default_factory=list)       # the pytest plugins loaded
+    not_checked: list = field(default_factory=list)   # (what, why) this run left unproven beyond NOT_CHECKED
 
 
 @dataclass
@@ -123,35 +128,20 @@ def build_report(facts: RunFacts) -> Report:
         verdict = "NO-GO"
     fidelity_rows = facts.target.get("fidelity") or []
     reduced = reduced_fidelity(fidelity_rows)
-    stamp = datetime.fromtimestamp(facts.finished, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    target_name = facts.target.get("name", "local")
+    stamp = datetime.fromtimestamp(facts.finished, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+    target_name = target_label(facts.target)
     last = facts.selected[-1] if facts.selected else "-"
     failing = [s for s in facts.steps if s.status != "passed"]
+    weakened = weakened_by(facts.weakened, reduced)
+    weak = f" (weakened: {', '.join(weakened)})" if weakened else ""
+    nothing_ran = not any(s.passed or s.failed or s.skipped or s.blocked for s in facts.steps)
     if verdict == "GO":
-        headline = f"GO for rollout step {facts.rollout_step} on {target_name}: all {sum(s.passed for s in facts.steps)} checks in steps {facts.selected[0]}..{last} passed"
-    elif facts.interrupted:     # the run, not the product: no step is blamed for what never finished
-        headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: run interrupted at {facts.interrupted}"
-    elif facts.target.get("target_error"):
-        headline = (f"NO-GO for rollout step {facts.rollout_step} on {target_name}: not validated: "
-                    f"{facts.target['target_error']}")
-    elif facts.collection_errors:
-        nodeid, msg = facts.collection_errors[0]
-        headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: collection failed: {msg}"
-    elif failing:
-        first = failing[0]
-        headline = f"NO-GO for rollout step {facts.rollout_step} on {target_name}: step {first.id} {first.summary}"
-    elif facts.ledger_gap:
-        n = len(facts.ledger_gap)
-        headline = (f"NO-GO for rollout step {facts.rollout_step} on {target_name}: {n} local-only check"
-                    f"{'s' if n != 1 else ''} (fault drills) have no local GO of this code identity in the ledger, "
-                    f"e.g. {facts.ledger_gap[0]}: run `pytest phases/ -m local --phase {last}` "
-                    "on this checkout first")
+        headline = (f"GO{weak} for rollout step {facts.rollout_step} on {target_name}: all "
+                    f"{sum(s.passed for s in facts.steps)} checks in steps {facts.selected[0]}..{last} passed")
     else:
-        first = next(s for s in facts.steps if warning_problem(s))
-        headline = (f"NO-GO for rollout step {facts.rollout_step} on {target_name}: step {first.id} "
-                    f"{warning_problem(first)}")
-    if reduced:
-        headline += f" (reduced fidelity: {', '.join(reduced)} not enforced by the kernel)"
+        why = _no_go_reason(facts, failing, last, nothing_ran)
+        headline = f"NO-GO{weak} for rollout step {facts.rollout_step} on {target_name}: {why}"
+    not_checked = list(NOT_CHECKED) + [tuple(x) for x in facts.not_checked]
     failure_lines = [f"{nodeid}: collection error: {msg}" for nodeid, msg in facts.collection_errors]
     failure_lines += [f"{nodeid}: {msg}" for s in facts.steps for nodeid, msg in s.failures]
     missing_lines = [f"{nodeid}: skipped, missing evidence: {msg}" for s in facts.steps
@@ -160,6 +150,9 @@ def build_report(facts: RunFacts) -> Report:
     md: list[str] = [f"# {headline}", ""]
     md.append(f"**Verdict: {verdict}** (a skip is missing evidence and counts as NO-GO)")
     md.append("")
+    if weakened:
+        md.append("**Weakened:** " + "; ".join(weakened) + ". A weakened run is never evidence in the ledger.")
+        md.append("")
     md.append("## Target")
     md.append(tabulate(sorted((k, _fmt(v)) for k, v in facts.target.items() if k != "fidelity"),
                        headers=["field", "value"], tablefmt="github"))
@@ -174,7 +167,10 @@ def build_report(facts: RunFacts) -> Report:
         if reduced:
             md.append("")
             md.append(f"**Reduced fidelity:** {', '.join(reduced)} not enforced by the kernel in this run.")
-    elif target_name == "aws":
+    elif facts.target.get("name") == "aws" and facts.target.get("emulated"):
+        md.append(f"**Emulated:** this aws run did not reach AWS ({facts.target['emulated']}). Every behaviour is "
+                  "the emulator's, not the real Lambda service's; the run is no evidence for a real-account rollout.")
+    elif facts.target.get("name") == "aws":
         md.append("Every behaviour is the real Lambda service's own.")
     else:
         md.append("Not recorded: the target did not report how it enforced Lambda's behaviour.")
@@ -182,6 +178,11 @@ def build_report(facts: RunFacts) -> Report:
     md.append("## Code identity")
     md.append(tabulate(sorted((k, _fmt(v)) for k, v in facts.code.items()),
                        headers=["field", "value"], tablefmt="github"))
+    md.append("")
+    md.append("## How it was run")
+    md.append(f"- arguments: `{' '.join(facts.args) or '(none)'}`")
+    md.append(f"- rules: {_fmt(facts.rules)}")
+    md.append(f"- pytest plugins: {', '.join(facts.plugins) or 'none recorded'}")
     md.append("")
     md.append("## Steps")
     rows = [(s.id, BY_ID[s.id].title, s.status, s.passed, s.failed, s.skipped, s.blocked,
@@ -215,7 +216,7 @@ def build_report(facts: RunFacts) -> Report:
     md.append("")
     md.append("## Not checked by this gate")
     md.append("What this harness does not judge at all, whatever the verdict:")
-    md.extend(f"- {what}: {why}" for what, why in NOT_CHECKED)
+    md.extend(f"- {what}: {why}" for what, why in not_checked)
     md.append("")
     signs = sorted({sign for s in facts.steps for sign in (*s.warnings, *s.injected)})
     warn_rows = [(s.id, sign, s.warnings.get(sign, 0), s.injected.get(sign, 0)) for s in facts.steps
@@ -284,8 +285,8 @@ def build_report(facts: RunFacts) -> Report:
         "rollout_step": facts.rollout_step,
         "code": facts.code,
         "fidelity": {"rows": fidelity_rows, "reduced": reduced},
-        "started": datetime.fromtimestamp(facts.started, tz=timezone.utc).isoformat(),
-        "finished": datetime.fromtimestamp(facts.finished, tz=timezone.utc).isoformat(),
+        "started": datetime.fromtimestamp(facts.started, tz=UTC).isoformat(),
+        "finished": datetime.fromtimestamp(facts.finished, tz=UTC).isoformat(),
         "steps": [{"id": s.id, "status": s.status, "passed": s.passed, "failed": s.failed,
                    "skipped": s.skipped, "blocked": s.blocked, "duration_s": round(s.duration, 3),
                    "summary": s.summary,
@@ -299,12 +300,53 @@ def build_report(facts: RunFacts) -> Report:
         "collection_errors": [{"node": n, "message": m} for n, m in facts.collection_errors],
         "ledger_gap": facts.ledger_gap,
         "interrupted": facts.interrupted,
-        "not_checked": [{"what": what, "why": why} for what, why in NOT_CHECKED],
+        "not_checked": [{"what": what, "why": why} for what, why in not_checked],
+        "weakened": weakened,
+        "emulated": facts.target.get("emulated"),
+        "args": facts.args,
+        "rules": facts.rules,
+        "plugins": facts.plugins,
         "extra": facts.extra,
     }
     data = json.loads(redact(json.dumps(data, default=str)))
     return Report(verdict=verdict, headline=redact(headline), failure_lines=failure_lines + missing_lines,
                   markdown=markdown, data=data, stamp=stamp, target_name=target_name)
+
+
+def _no_go_reason(facts: RunFacts, failing: list[StepFacts], last: str, nothing_ran: bool) -> str:
+    if facts.interrupted:       # the run, not the product: no step is blamed for what never finished
+        return f"run interrupted at {facts.interrupted}"
+    if facts.target.get("target_error"):
+        return f"not validated: {facts.target['target_error']}"
+    if facts.collection_errors:
+        return f"collection failed: {facts.collection_errors[0][1]}"
+    if nothing_ran:
+        return (f"nothing ran: the command line selected no test of steps {facts.selected[0]}..{last}"
+                if facts.selected else "nothing ran")
+    if failing:
+        return f"step {failing[0].id} {failing[0].summary}"
+    if facts.ledger_gap:
+        n = len(facts.ledger_gap)
+        return (f"{n} local-only check{'s' if n != 1 else ''} (fault drills) have no clean, full-fidelity local GO "
+                f"of this code identity in the ledger, e.g. {facts.ledger_gap[0]}: run "
+                f"`pytest phases/ -m local --phase {last}` on this checkout, committed, first")
+    first = next(s for s in facts.steps if warning_problem(s))
+    return f"step {first.id} {warning_problem(first)}"
+
+
+def weakened_by(options: list[str], reduced: list[str]) -> list[str]:
+    """The run's weakening options plus what the kernel did not enforce (CPU is said once, as the option)."""
+    if "cpu-scaling off" in options:
+        reduced = [r for r in reduced if r != "CPU"]
+    return list(options) + ([f"reduced fidelity: {', '.join(reduced)} not enforced by the kernel"] if reduced else [])
+
+
+def target_label(target: dict) -> str:
+    """'local', 'aws', or 'aws (emulated: <endpoint>)' when the aws target answered from a non-AWS endpoint."""
+    name = target.get("name", "local")
+    if name == "aws" and target.get("emulated"):
+        return f"aws (emulated: {target['emulated']})"
+    return name
 
 
 def reduced_fidelity(rows: list[dict]) -> list[str]:

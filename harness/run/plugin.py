@@ -1,17 +1,17 @@
 """pytest plugin: rollout steps, local/aws targets, --phase, gating and the go/no-go report.
 
 Mechanism:
-- The step of a test comes from its module name (harness.steps).
+- The step of a test comes from its module name (harness.plan.steps).
 - Phase tests that use the `target` fixture are parametrized over the targets
   `local` and `aws`, each carrying its marker. aws items are selected only when
   `-m` names aws, so a plain run never reaches a real account.
 - Phase items run sorted by step. Before a test runs, the gate decides from the
   results of earlier steps whether it may run; if not, it is skipped as blocked.
   Under xdist the controller owns the results and publishes finished steps to a
-  file that workers poll (harness.gatefile).
-- Every test report reaches the run record (harness.record) on the controller; at the
-  end it builds the report (facts -> pure harness.report) and writes it
-  (harness.report_writer). NO-GO makes pytest exit non-zero.
+  file that workers poll (harness.run.gatefile).
+- Every test report reaches the run record (harness.run.record) on the controller; at the
+  end it builds the report (facts -> pure harness.tell.report) and writes it
+  (harness.tell.report_writer). NO-GO makes pytest exit non-zero.
 """
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import gatefile, interrupt
-from harness.record import (LEFT_OUT, LOCAL_NEEDED, PLUGIN_NAME, SETTINGS, RunRecord, RunSettings, left_out,
-                            local_only_needed, record_of, settings)
-from harness.steps import StepNameError, parse_phase, step_index, step_of_module, \
-    step_of_nodeid, steps_up_to
+from harness.judge.compare import MIN_ROUNDS
+from harness.plan.steps import StepNameError, parse_phase, step_index, step_of_module, step_of_nodeid, steps_up_to
+from harness.run import gatefile, interrupt
+from harness.run.record import PLUGIN_NAME, SETTINGS, RunRecord, RunSettings, record_of, settings
+from harness.run.selection import run_target
 
 SIGNALS = pytest.StashKey[dict]()   # the signal handlers interrupt.install replaced
 
@@ -49,7 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollout", "phased-rollout validation")
     group.addoption("--phase", default=None, metavar="N",
                     help="validate every rollout step up to N (1-5 or a step id like 3A); a step some of whose "
-                         "tests -k/-m/--deselect leave out is 'partial' and the verdict NO-GO")
+                         "tests the run did not collect (node ids, paths, -k, -m, --deselect) is 'partial' "
+                         "and the verdict NO-GO")
     group.addoption("--report-dir", default="reports", metavar="DIR",
                     help="where the go/no-go report is written (default reports/)")
     group.addoption("--gate-timeout", type=float, default=3600.0, help=GATE_TIMEOUT_HELP)
@@ -69,9 +70,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lambda-price-gb-s", type=float, default=0.0000166667, metavar="USD",
                     help="Lambda price per GB-second for 5B's cost estimate (default x86 us-east-1)")
     group.addoption("--better-factor", type=float, default=1.25, metavar="F",
-                    help="5B rule: Lambda median <= Celery median x F (default 1.25)")
+                    help="5B rule: the 95%% upper bound of Lambda/Celery's workload median ratio <= F (default 1.25; "
+                         "above it the verdict says weakened)")
     group.addoption("--compare-runs", type=int, default=5, metavar="N",
-                    help="interleaved rounds per path in 5B (default 5: medians of fewer runs flip on noise)")
+                    help="interleaved rounds per path in 5B (default and minimum 5: fewer cannot give an interval "
+                         "that decides)")
     group.addoption("--terraform-dir", default=None, metavar="DIR",
                     help="the terraform stack to validate (default terraform/)")
     group.addoption("--lambda-src", default=None, metavar="DIR",
@@ -101,6 +104,9 @@ def pytest_configure(config: pytest.Config) -> None:
         last = parse_phase(phase) if phase else None
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if config.getoption("--compare-runs") < MIN_ROUNDS:
+        raise pytest.UsageError(f"--compare-runs {config.getoption('--compare-runs')}: 5B needs at least {MIN_ROUNDS} "
+                                "rounds per path for an interval that can decide; use --compare-runs 5 or more")
     if config.getoption("--gate-timeout") <= 0:
         raise pytest.UsageError("--gate-timeout must be a positive number of seconds")
     if hasattr(config.option, "maxschedchunk") and config.option.maxschedchunk is None:
@@ -118,7 +124,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restore the signal handlers; the gate directory is the controller's, and goes when the run does."""
+    import shutil
+
     interrupt.restore(config.stash.get(SIGNALS, {}))
+    if record_of(config) is not None:
+        shutil.rmtree(settings(config).gate_dir, ignore_errors=True)
 
 
 def _container_engine_problem(config: pytest.Config) -> str | None:
@@ -175,7 +186,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _aws_requested(config: pytest.Config) -> bool:
-    return "aws" in (config.option.markexpr or "")
+    return run_target(config) == "aws"
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
@@ -187,13 +198,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if step is None:
             keep.append(item)
             continue
-        if step not in selected_steps:
-            drop.append(item)
-        elif item.get_closest_marker("aws") and not _aws_requested(config):
-            drop.append(item)
-        elif item.get_closest_marker("local") and settings(config).container_problem:
-            drop.append(item)
-        elif item.get_closest_marker("large") and not config.getoption("--large"):
+        if step not in selected_steps or item.get_closest_marker("aws") and not _aws_requested(config) or item.get_closest_marker("local") and settings(config).container_problem or item.get_closest_marker("large") and not config.getoption("--large"):
             drop.append(item)
         else:
             keep.append(item)
@@ -202,26 +207,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     keep.sort(key=lambda it: (step_index(step_of_nodeid(it.nodeid)) + 1
                               if step_of_nodeid(it.nodeid) else 0))
     items[:] = keep
-
-
-def pytest_deselected(items) -> None:
-    """-k/-m left phase tests out: the run record marks their steps partial (missing evidence)."""
-    if not items:
-        return
-    config = items[0].config
-    if SETTINGS not in config.stash:
-        return
-    ids, needed = left_out(config, items), local_only_needed(config, items)
-    record = record_of(config)
-    if record is not None:
-        for nodeid in ids:
-            record.gate.leave_out(nodeid, step_of_nodeid(nodeid))
-        record.local_only_needed.update(needed)
-    elif hasattr(config, "workeroutput"):
-        known = config.workeroutput.setdefault(LEFT_OUT, [])
-        known.extend(n for n in ids if n not in known)
-        wanted = config.workeroutput.setdefault(LOCAL_NEEDED, [])
-        wanted.extend(n for n in needed if n not in wanted)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -239,14 +224,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         reason = record.gate.blocker(step)
     if reason:
         pytest.skip(reason)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """The gate directory is the controller's; it goes when the run does."""
-    import shutil
-
-    if record_of(config) is not None:
-        shutil.rmtree(settings(config).gate_dir, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
-from harness.catalogue import STEP_IDS  # the rollout plan is the one list of steps
+from harness.plan.catalogue import STEP_IDS  # the rollout plan is the one list of steps
 
 _MODULE_RE = re.compile(r"^test_(?P<step>[0-9][a-z])_(?P<slug>[a-z0-9_]+)\.py$")
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.gate import blocker_from_snapshot
+from harness.run.gate import blocker_from_snapshot
 
 FILENAME = "gate.json"
 

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import gatefile, interrupt
-from harness.gate import Gate
-from harness.steps import step_of_nodeid
+from harness.plan import inventory
+from harness.plan.inventory import evidence_key
+from harness.plan.steps import step_of_nodeid
+from harness.run import gatefile, interrupt
+from harness.run.gate import Gate
+from harness.run.selection import collect_inventory, run_target
 
 PLUGIN_NAME = "rollout-record"
-LEFT_OUT = "rollout_left_out"       # workeroutput key: phase tests a worker's -k/-m deselected
-LOCAL_NEEDED = "rollout_local_needed"   # workeroutput key: local-only tests an aws run leaves to the ledger
 SETTINGS = pytest.StashKey["RunSettings"]()
 
 
@@ -40,11 +41,11 @@ class RunSettings:
     container_problem: str | None = None
 
     @classmethod
-    def for_controller(cls, selected, last, container_problem) -> "RunSettings":
+    def for_controller(cls, selected, last, container_problem) -> RunSettings:
         return cls(selected, last, Path(tempfile.mkdtemp(prefix="rollout-gate-")), time.time(), container_problem)
 
     @classmethod
-    def for_worker(cls, selected, last, workerinput: dict, container_problem) -> "RunSettings":
+    def for_worker(cls, selected, last, workerinput: dict, container_problem) -> RunSettings:
         return cls(selected, last, Path(workerinput["rollout_gate_dir"]), workerinput["rollout_started"],
                    container_problem)
 
@@ -53,46 +54,9 @@ def settings(config: pytest.Config) -> RunSettings:
     return config.stash[SETTINGS]
 
 
-def record_of(config: pytest.Config) -> "RunRecord | None":
+def record_of(config: pytest.Config) -> RunRecord | None:
     """The run record where it lives (the controller, or a run without xdist); None on workers."""
     return config.pluginmanager.get_plugin(PLUGIN_NAME)
-
-
-def left_out(config: pytest.Config, items) -> list[str]:
-    """Deselected phase tests that belong to this run: a selected step, this run's target, not --large-only.
-
-    Our own collection drops the other target's parametrization, steps after --phase and the 1 GB
-    tier; those are not evidence left out. What -k or an extra -m removes is.
-    """
-    run_target = "aws" if "aws" in (config.option.markexpr or "") else "local"
-    selected = set(config.stash[SETTINGS].selected)
-    out = []
-    for item in items:
-        step = step_of_nodeid(item.nodeid)
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if step not in selected or params.get("target", run_target) != run_target:
-            continue
-        if item.get_closest_marker("large") and not config.getoption("--large"):
-            continue
-        out.append(item.nodeid)
-    return out
-
-
-def evidence_key(nodeid: str) -> str:
-    """A test's identity across targets: the nodeid without its target parameter."""
-    for target in ("local", "aws"):
-        nodeid = nodeid.replace(f"[{target}-", "[").replace(f"[{target}]", "")
-    return nodeid
-
-
-def local_only_needed(config: pytest.Config, items) -> list[str]:
-    """For an aws run: the local-only tests of its selected steps (deselected here; the ledger must hold them)."""
-    if "aws" not in (config.option.markexpr or ""):
-        return []
-    selected = set(config.stash[SETTINGS].selected)
-    return sorted({evidence_key(i.nodeid) for i in items if i.get_closest_marker("local_only")
-                   and step_of_nodeid(i.nodeid) in selected
-                   and not (i.get_closest_marker("large") and not config.getoption("--large"))})
 
 
 def one_line(report: pytest.TestReport) -> str:
@@ -105,7 +69,7 @@ def one_line(report: pytest.TestReport) -> str:
     return text.splitlines()[-1] if text else ""
 
 
-@dataclass
+@dataclass(eq=False)      # a plugin: pluggy hashes it, so identity, not value, equality
 class RunRecord:
     config: pytest.Config
     settings: RunSettings
@@ -121,6 +85,8 @@ class RunRecord:
     paths: tuple = ()
     running: dict = field(default_factory=dict)           # nodeid -> None: tests started, not yet finished
     last_finished: str | None = None
+    session: pytest.Session | None = None
+    large_unproven: list = field(default_factory=list)    # --large tests of the selected steps a run without it left
     _expected: bool = False
 
     def __post_init__(self) -> None:
@@ -139,26 +105,46 @@ class RunRecord:
             self._expect(ids)
             gatefile.publish(self.settings.gate_dir, self.gate.snapshot())
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node, error) -> None:
-        self.local_only_needed.update(getattr(node, "workeroutput", {}).get(LOCAL_NEEDED, []))
-        for nodeid in getattr(node, "workeroutput", {}).get(LEFT_OUT, []):
-            step = step_of_nodeid(nodeid)
-            if step:
-                self.gate.leave_out(nodeid, step)
-
     # -- collection ------------------------------------------------------------------
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if not self._expected and session.items:      # without xdist; its controller collects nothing
             self._expected = True
             self._expect([item.nodeid for item in session.items])
 
     def _expect(self, nodeids) -> None:
+        """The collected phase tests, and against the step inventory what of the selected steps was not."""
+        nodeids = list(nodeids)
         for nodeid in nodeids:
             step = step_of_nodeid(nodeid)
             if step:
                 self.gate.expect(nodeid, step)
         self.phase_items = sum(len(s.tests) for s in self.gate.steps.values())
+        if self.config.option.collectonly or self.session is None or not self.aims_at_phases():
+            return
+        entries, errors = collect_inventory(self.session)
+        self.collection_errors += errors
+        selected, large = self.settings.selected, bool(self.config.getoption("--large"))
+        target = run_target(self.config)
+        for key, step in inventory.left_out(entries, nodeids, selected, target, large):
+            self.gate.leave_out(key, step)
+        if target == "aws":
+            self.local_only_needed = set(inventory.local_evidence_needed(entries, selected, large))
+        self.large_unproven = inventory.large_not_checked(entries, selected, large)
+
+    def aims_at_phases(self) -> bool:
+        """Whether this run validates rollout steps: a path it was given is phases/, inside it or above it."""
+        root = Path(self.config.rootpath)
+        phases = (root / "phases").resolve()
+        if not phases.is_dir():
+            return False
+        for arg in self.config.args or []:
+            path = Path(self.config.invocation_params.dir, arg.split("::", 1)[0]).resolve()
+            if path == phases or phases in path.parents or path in phases.parents:
+                return True
+        return False
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -220,24 +206,30 @@ class RunRecord:
     # -- the end -----------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.phase_items and not any(step_of_nodeid(n) or "phases" in n for n, _ in self.collection_errors):
+        if self.config.option.collectonly:
+            return          # collecting proves nothing: no report, no ledger line
+        if not self.phase_items and not self.aims_at_phases() \
+                and not any(step_of_nodeid(n) or "phases" in n for n, _ in self.collection_errors):
             return
-        from harness.facts import run_facts
-        from harness.report import build_report
-        from harness.report_writer import write_report
-
-        from harness import ledger
+        from harness.run.facts import run_facts
+        from harness.tell import ledger
+        from harness.tell.report import build_report
+        from harness.tell.report_writer import write_report
 
         report_dir = Path(self.config.getoption("--report-dir"))
         facts = run_facts(self, exitstatus, ledger.read(report_dir))
         self.report = build_report(facts)
         self.paths = write_report(self.report, report_dir)
         ledger.append(report_dir, {
-            "finished": facts.finished, "verdict": self.report.verdict, "target": self.report.target_name,
+            "finished": facts.finished, "verdict": self.report.verdict,
+            "target": "aws (emulated)" if facts.target.get("emulated") else facts.target.get("name", "local"),
+            "emulated": facts.target.get("emulated"), "weakened": self.report.data["weakened"], "args": facts.args,
+            "rules": facts.rules, "plugins": facts.plugins,
             "rollout_step": facts.rollout_step, "steps": {s.id: s.status for s in facts.steps},
             "selection": {"markexpr": self.config.option.markexpr or "", "keyword": self.config.option.keyword or "",
                           "left_out": sum(len(s.left_out) for s in self.gate.steps.values())},
             "code": facts.code, "report": str(self.paths[0]), "local_only_passed": sorted(self.local_only_passed),
-            "ratio_5b": ledger.ratio_5b(self.report.data)})
+            "ratio_5b": ledger.ratio_5b(self.report.data),
+            "ratio_5b_ci95": ledger.ratio_5b_interval(self.report.data)})
         if self.report.verdict != "GO" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -14,7 +14,12 @@ numbers, its frame count, its keyframe positions and its codecs. The pure half
   segment duration (fixtures.videos.manifest.cut_keyframes, from the source's keyframes);
 - each segment is a stream copy: its keyframes are the source's keyframes in that range,
   and its codecs and stream count are the source's;
-- each segment's duration matches its frames within one frame.
+- each segment's duration matches its frames within one frame;
+- packet truth (CONTRACT O2, stream copies): every video and audio packet of the source appears
+  exactly once across the segments, in order, byte for byte (a hash of each packet's payload),
+  with its timing relative to the segment's first packet kept. A re-encode, replaced or silent
+  audio, dropped, swapped or duplicated packets each name the segment and the stream. The
+  audio-only fixture, which carries no frame marker, is checked this way too.
 
 Every problem is one line naming the segment and the frames, e.g. "segment_001.mp4 holds
 frames 300-479, expected 300-599: 120 frames (4.0 s) missing".
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +56,17 @@ class MediaFacts:
     codecs: tuple[tuple, ...]          # per stream: (type, codec, width, height, pix_fmt, sample_rate)
     decodes: bool = True
     error: str | None = None
+    streams: tuple[StreamPackets, ...] = ()    # every audio and video stream's packets, in decode order
+
+
+@dataclass(frozen=True)
+class StreamPackets:
+    """One stream's packets in decode order: a hash of each payload and its pts in seconds."""
+
+    label: str                         # "video", "audio", or "audio 2" when a type repeats
+    hashes: tuple[bytes, ...]
+    times: tuple[float, ...]
+    tick: float                        # the stream's time base, seconds
 
 
 @dataclass
@@ -105,7 +122,19 @@ def _facts_of(path: Path, name: str) -> MediaFacts:
             if ref is None:
                 raise ValueError("no audio or video stream")
             codecs = tuple(_stream_desc(s) for s in streams)
-            packets = [(p.pts, p.is_keyframe, p.duration or 0) for p in c.demux(ref) if p.pts is not None]
+            packets, per_stream = [], {s.index: ([], []) for s in streams}
+            for p in c.demux(*streams):
+                if p.pts is None and p.size == 0:
+                    continue        # the flush packet demux yields at the end of each stream
+                hashes, times = per_stream[p.stream.index]
+                hashes.append(hashlib.blake2b(bytes(p), digest_size=8).digest())
+                times.append(float(p.pts * p.time_base) if p.pts is not None else float("nan"))
+                if p.stream.index == ref.index and p.pts is not None:
+                    packets.append((p.pts, p.is_keyframe, p.duration or 0))
+            labels = _labels(streams)
+            stream_packets = tuple(StreamPackets(labels[i], tuple(per_stream[s.index][0]),
+                                                 tuple(per_stream[s.index][1]), float(s.time_base or 0))
+                                   for i, s in enumerate(streams))
             tb = float(ref.time_base)
             duration = float(ref.duration * ref.time_base) if ref.duration else 0.0
             kind = ref.type          # never touch a stream once its container is closed
@@ -127,7 +156,16 @@ def _facts_of(path: Path, name: str) -> MediaFacts:
             error = f"does not decode: {e}"
     return MediaFacts(name, kind, len(packets), times, keyframes, first_id, last_id,
                       duration or (times[-1] + packets[-1][2] * tb), packets[-1][2] * tb, codecs,
-                      decodes=error is None, error=error)
+                      decodes=error is None, error=error, streams=stream_packets)
+
+
+def _labels(streams) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for s in streams:
+        seen[s.type] = seen.get(s.type, 0) + 1
+        out.append(s.type if seen[s.type] == 1 else f"{s.type} {seen[s.type]}")
+    return out
 
 
 def _end_ids(path: Path, last_key_pts: int) -> tuple[int | None, int | None]:
@@ -240,11 +278,84 @@ def check(source: MediaFacts, segments: list[MediaFacts], segment_duration: floa
                         f"expected, got {len(segments)})" if missing else ""))
     elif len(segments) != len(expected):
         lines.append(f"{len(segments)} segments, the muxer writes {len(expected)} for {segment_duration:g} s")
+    if not transcoded:      # after the frame lines: those name the frames, these the stream and the bytes
+        lines += packet_truth(source, segments)
     covered = sum(1 for h in held if h == 1)
     extra = len(lines) - MAX_LINES
     lines = lines[:MAX_LINES] + ([f"... and {extra} more"] if extra > 0 else [])
     return Truth(ok=not lines, lines=lines, frames=n, covered=covered, expected_segments=len(expected),
                  ranges=ranges)
+
+
+def packet_truth(source: MediaFacts, segments: list[MediaFacts]) -> list[str]:
+    """Every source packet of every stream exactly once across the segments, in order, byte for byte,
+    with its timing kept; one line per problem, naming the segment and the stream (pure)."""
+    lines: list[str] = []
+    if not source.streams:
+        return lines
+    for s, src in enumerate(source.streams):
+        where: dict[bytes, list[int]] = {}
+        for i, h in enumerate(src.hashes):
+            where.setdefault(h, []).append(i)
+        pos = 0
+        for seg in segments:
+            if not seg.decodes:
+                continue
+            got = seg.streams[s] if s < len(seg.streams) and seg.streams[s].label == src.label else None
+            if got is None:
+                lines.append(f"{seg.name} has no {src.label} stream: the source's {src.label} packets "
+                             f"from {pos} on are in no segment")
+                continue
+            h = got.hashes
+            if not h:
+                continue
+            if src.hashes[pos:pos + len(h)] == h:
+                at = pos
+            else:
+                at = next((k for k in where.get(h[0], []) if src.hashes[k:k + len(h)] == h), None)
+                if at is None:
+                    foreign = sum(1 for x in h if x not in where)
+                    if foreign:
+                        lines.append(f"{seg.name} {src.label}: {foreign} of its {len(h)} packets are not the "
+                                     f"source's bytes (re-encoded or replaced, not a stream copy)")
+                    else:
+                        first = next((i for i, x in enumerate(h) if pos + i >= len(src.hashes)
+                                      or src.hashes[pos + i] != x), 0)
+                        lines.append(f"{seg.name} {src.label}: its packet {first} is not the source's packet "
+                                     f"{pos + first}: packets reordered, repeated or dropped inside it")
+                    pos += len(h)
+                    continue
+                if at > pos:
+                    lines.append(f"{seg.name} {src.label}: source packets {pos}-{at - 1} "
+                                 f"({_secs(src, pos, at - 1)}) are in no segment")
+                else:
+                    lines.append(f"{seg.name} {src.label}: it repeats source packets {at}-{pos - 1}, already in "
+                                 "an earlier segment")
+            retimed = _retimed(src, got, at)
+            if retimed:
+                lines.append(f"{seg.name} {src.label}: {retimed}")
+            pos = at + len(h)
+        if pos < len(src.hashes):
+            lines.append(f"{src.label}: source packets {pos}-{len(src.hashes) - 1} "
+                         f"({_secs(src, pos, len(src.hashes) - 1)}, the end) are in no segment")
+    return lines
+
+
+def _secs(src: StreamPackets, a: int, b: int) -> str:
+    ts = [t for t in src.times[a:b + 1] if not math.isnan(t)]
+    return f"{min(ts):.2f}-{max(ts):.2f} s" if ts else "no timestamps"
+
+
+def _retimed(src: StreamPackets, seg: StreamPackets, at: int) -> str | None:
+    """Each packet's time relative to the segment's first packet is the source's (reset offsets allowed)."""
+    tolerance = max(src.tick, seg.tick) + 1e-6
+    base_src, base_seg = src.times[at], seg.times[0]
+    for i, t in enumerate(seg.times):
+        want = src.times[at + i] - base_src
+        got = t - base_seg
+        if not math.isnan(want) and not math.isnan(got) and abs(got - want) > tolerance:
+            return f"packet {i} is at {got:.4f} s from its first, the source's at {want:.4f} s: retimed"
+    return None
 
 
 def _start_of(seg: MediaFacts, cursor: int, marked: bool, period: int | None) -> int | None:

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from harness.evidence import Evidence
-from harness.record import record_of
+from harness.run.evidence import Evidence
+from harness.run.record import record_of
 
 LOG_TAIL_LINES = 12
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -24,7 +24,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def target(request: pytest.FixtureRequest):
     """The deployed system under test, local or aws (parametrized by the plugin)."""
     from harness.targets import open_target
-
     from harness.targets.base import TargetError
 
     name = getattr(request, "param", "local")
@@ -82,34 +81,50 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(autouse=True)
 def _early_warning_signs(request: pytest.FixtureRequest):
-    """Counts the rollout plan's warning signs in the function logs written during each phase test."""
+    """Counts the rollout plan's warning signs in the function logs written during each phase test.
+
+    Nothing falls between two tests: the lines logged after one test's teardown and before the
+    next test's setup (late CloudWatch delivery, an async retry) are scanned with the next test,
+    as signs of the earlier test (its `injects` marker says which of them were on purpose)."""
     if "target" not in request.fixturenames:
         yield
         return
-    from harness.warnings_scan import count_signs
+    from harness.judge.warnings_scan import count_signs
 
     tgt = request.getfixturevalue("target")
     sigv2_before = len(tgt.sigv2_requests() or [])
     try:
-        before = len(tgt.function_logs())
+        logs = tgt.function_logs()
     except Exception as exc:  # the report says which logs were not scanned, and that is NO-GO
         request.node.user_properties.append(("warnings_unscanned", f"{type(exc).__name__}: {exc}"[:200]))
+        tgt.scanned_upto = None
         yield
         return
+    before = len(logs)
+    upto, earlier_injected = getattr(tgt, "scanned_upto", None), getattr(tgt, "scanned_injects", set())
+    if upto is not None and before > upto:
+        _count(request, count_signs(logs[upto:before]), earlier_injected)
     yield
     sigv2 = (tgt.sigv2_requests() or [])[sigv2_before:]
     if sigv2:
         request.node.user_properties.append(("notices", {"sigv2": len(sigv2), "example": sigv2[0]}))
+    marker = request.node.get_closest_marker("injects")
+    injected = set(marker.args) if marker else set()
     try:
-        lines = tgt.function_logs()[before:]
+        all_lines = tgt.function_logs()
     except Exception as exc:
         request.node.user_properties.append(("warnings_unscanned", f"{type(exc).__name__}: {exc}"[:200]))
+        tgt.scanned_upto = None
         return
+    lines = all_lines[before:]
+    tgt.scanned_upto, tgt.scanned_injects = len(all_lines), injected
     if request.node.stash.get(_CALL_FAILED, False) and lines:
         # a NO-GO carries the function's own words: the last lines it logged during this test
         request.node.user_properties.append(("log_tail", [line[:400] for line in lines[-LOG_TAIL_LINES:]]))
-    counts = {k: v for k, v in count_signs(lines).items() if v}
-    marker = request.node.get_closest_marker("injects")
-    injected = set(marker.args) if marker else set()
+    _count(request, count_signs(lines), injected)
+
+
+def _count(request: pytest.FixtureRequest, signs: dict, injected: set) -> None:
+    counts = {k: v for k, v in signs.items() if v}
     request.node.user_properties.append(("warnings", {k: v for k, v in counts.items() if k not in injected}))
     request.node.user_properties.append(("injected_warnings", {k: v for k, v in counts.items() if k in injected}))

@@ -1,8 +1,8 @@
 """The go/no-go report as one self-contained HTML page: a pure function of the report's JSON data.
 
-`render_html(data)` takes `Report.data` (harness.report) and returns the page: inline CSS, inline SVG
-charts (harness.report_charts), a few lines of inline JS for the copy buttons, nothing fetched.
-The rollback commands come from harness.catalogue. The page goes through harness.redact last.
+`render_html(data)` takes `Report.data` (harness.tell.report) and returns the page: inline CSS, inline SVG
+charts (harness.tell.report_charts), a few lines of inline JS for the copy buttons, nothing fetched.
+The rollback commands come from harness.plan.catalogue. The page goes through harness.tell.redact last.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from harness import report_charts
-from harness.catalogue import BY_ID, QUESTION_KEYS, QUESTIONS, STEP_IDS
-from harness.redact import redact
+from harness.plan.catalogue import BY_ID, QUESTION_KEYS, QUESTIONS, STEP_IDS
+from harness.tell import report_charts
+from harness.tell.redact import redact
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # status -> cell colour; the browser test checks the computed colours against this table

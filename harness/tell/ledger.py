@@ -1,10 +1,11 @@
 """The rollout ledger: one line per run in <report dir>/ledger.jsonl, keyed by code identity.
 
 A run's code identity is what it validated: the package and layer sha256 and hashes of the
-terraform files and the backend. An aws run cannot prove the fault drills (they need the
+terraform files and the backend, and what judged it: the harness, the phases, the fixtures,
+the root pytest files, and the rules (verdict options and pytest plugins). An aws run cannot prove the fault drills (they need the
 embedded target's fault injection), so an aws verdict reads the local evidence of the same
 identity from the ledger: it is GO only if local GO runs of that identity passed every
-local-only test of its steps. Appends are one write of one line under a file lock, so
+local-only test of its steps, from a clean tree with nothing weakened. Appends are one write of one line under a file lock, so
 concurrent runs never interleave or corrupt it.
 """
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 from filelock import FileLock
 
 NAME = "ledger.jsonl"
-IDENTITY_KEYS = ("package_sha256", "layer_sha256", "terraform_sha256", "backend_sha256")
+# What a verdict rests on: the code under test (from the target), then the judge and its rules (the run's own).
+IDENTITY_KEYS = ("package_sha256", "layer_sha256", "terraform_sha256", "backend_sha256",
+                 "harness_sha256", "phases_sha256", "fixtures_sha256", "root_files_sha256", "rules_sha256")
 
 
 def tree_sha256(root: Path, patterns: tuple[str, ...]) -> str:
@@ -64,11 +67,18 @@ def read(report_dir: Path) -> list[dict]:
     return out
 
 
+def counts_as_evidence(entry: dict) -> bool:
+    """A local run that may stand behind an aws verdict: GO, from a clean tree, nothing weakened."""
+    return (entry.get("target") == "local" and entry.get("verdict") == "GO"
+            and (entry.get("code") or {}).get("dirty") is False and not entry.get("weakened")
+            and "weakened" in entry)
+
+
 def local_evidence(entries: list[dict], identity: dict) -> set[str]:
-    """Local-only tests that local GO runs of this exact code identity passed."""
+    """Local-only tests that clean, full-fidelity local GO runs of this exact identity passed."""
     covered: set[str] = set()
     for e in entries:
-        if e.get("target") == "local" and e.get("verdict") == "GO" and identity_of(e.get("code", {})) == identity:
+        if counts_as_evidence(e) and identity_of(e.get("code", {})) == identity:
             covered.update(e.get("local_only_passed", []))
     return covered
 
@@ -93,6 +103,16 @@ def ratio_5b(data: dict) -> float | None:
                   get(get(step, "metrics"), "5B lambda/celery workload ratio")):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+    return None
+
+
+def ratio_5b_interval(data: dict) -> list[float] | None:
+    """The 95% interval of the 5B workload ratio that gated the run, or None."""
+    step = next((s for s in data.get("steps") or [] if isinstance(s, dict) and s.get("id") == "5B"), None)
+    ratio = (((step or {}).get("charts") or {}).get("5B durations") or {}).get("ratio") or {}
+    ci = ratio.get("ci95") if isinstance(ratio, dict) else None
+    if isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
+        return [float(ci[0]), float(ci[1])]
     return None
 
 

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from harness.report import Report
+from harness.tell.report import Report
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -19,21 +19,21 @@ def atomic_write(path: Path, text: str) -> None:
 def html_of(report: Report) -> str:
     """The HTML page of a report; when rendering fails, a page that says so (the Markdown is never lost)."""
     try:
-        from harness.report_html import render_html
+        from harness.tell.report_html import render_html
 
         return render_html(report.data)
-    except Exception as exc:     # noqa: BLE001 - any failure of the page must not cost the run its report
+    except Exception as exc:
         import html
         import traceback
 
-        from harness.redact import redact
+        from harness.tell.redact import redact
 
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         try:
-            from harness.report_html import render_error_html
+            from harness.tell.report_html import render_error_html
 
             return render_error_html(error, report.headline)
-        except Exception:        # noqa: BLE001 - even jinja2 itself may be what failed
+        except Exception:
             return redact("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>report rendering "
                           "failed</title></head><body><h1>The HTML report could not be rendered</h1><p>"
                           f"{html.escape(report.headline)}</p><p>Read latest.md / latest.json beside this file."

@@ -2,7 +2,7 @@
 
 - a FAILED job has an error_message and no objects under processed/<job_id>/;
 - a COMPLETED job lists exactly the objects that exist, named segment_000.mp4... in order, and
-  they hold every source frame exactly once, cut where the muxer must cut (harness.segment_truth);
+  they hold every source frame exactly once, cut where the muxer must cut (harness.judge.segment_truth);
 - no job is left PROCESSING past the function timeout.
 Checked against the target's real S3 and DynamoDB, never taken on trust.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fixtures.videos import verify_segment
-from harness.segment_truth import Truth, check_fixture
+from harness.judge.segment_truth import Truth, check_fixture
 
 
 @dataclass
@@ -42,7 +42,7 @@ def _age_s(stamp: str | None) -> float | None:
         when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return (datetime.now(timezone.utc) - when).total_seconds()
+    return (datetime.now(UTC) - when).total_seconds()
 
 
 def verify_segments(target, keys: list[str], workdir: Path | None = None) -> list[tuple[str, object]]:

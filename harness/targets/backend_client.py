@@ -32,6 +32,10 @@ class BackendClient:
     def health(self) -> dict:
         return self._json(requests.get(f"{self.base}/api/health", timeout=self.timeout), (200,))
 
+    def version(self) -> dict:
+        """The deployed backend's own code hash (CONTRACT B6)."""
+        return self._json(requests.get(f"{self.base}/api/version", timeout=self.timeout), (200,))
+
     def start_test_processing(self, s3_key: str, segment_duration: float | None = None) -> dict:
         body = {"s3_key": s3_key}
         if segment_duration is not None:

@@ -8,8 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness.report import RunFacts, StepFacts
-from harness.steps import rollout_label
+from harness.plan.steps import rollout_label
+from harness.run import provenance
+from harness.run.selection import run_target
+from harness.tell.report import RunFacts, StepFacts
 
 
 def decode(properties: list) -> dict:
@@ -56,7 +58,7 @@ def merge_into(dst: dict, src: dict) -> dict:
 
 
 def run_facts(record, exitstatus: int, ledger_entries: list | None = None) -> RunFacts:
-    from harness import ledger
+    from harness.tell import ledger
 
     config = record.config
     steps, tables = [], {}
@@ -97,19 +99,33 @@ def run_facts(record, exitstatus: int, ledger_entries: list | None = None) -> Ru
             evidence=evidence, metrics=metrics, warnings=warnings, injected=injected, notices=notices,
             unscanned=unscanned, charts=charts,
             log_tails={n: t for n, t in log_tails.items() if state.tests[n].outcome == "failed"}))
-    target = dict(record.target) or {"name": "aws" if "aws" in (config.option.markexpr or "") else "local"}
-    code = dict(git_identity(Path(config.rootpath)))
+    target = dict(record.target) or {"name": run_target(config)}
+    root = Path(config.rootpath)
+    code = dict(git_identity(root))
+    code.update(provenance.judge_identity(root))
+    rule_values, plugin_names = provenance.rules(config), provenance.plugins(config)
+    code["rules_sha256"] = provenance.rules_sha256(rule_values, plugin_names)
     for key in ledger.IDENTITY_KEYS:
         if target.get(key):
             code[key] = target[key]
     gap = ledger.missing_local_evidence(ledger_entries or [], ledger.identity_of(code),
                                         sorted(record.local_only_needed)) if target.get("name") == "aws" else []
+    weakened = provenance.weakenings(
+        better_factor=config.getoption("--better-factor"), compare_runs=config.getoption("--compare-runs"),
+        no_gate=bool(config.getoption("--no-gate")), cpu_scaling_off=target.get("name") == "local" and config.getoption("--cpu-scaling") == "off")
+    not_checked = []
+    if record.large_unproven:
+        n = len(record.large_unproven)
+        not_checked.append(("L2 (1 GB at 512 MB memory)", f"proven only by {n} --large test{'s' if n != 1 else ''} "
+                            f"({record.large_unproven[0]}), which this run did not select: rerun with --large"))
     return RunFacts(target=target, code=code, rollout_step=rollout_label(record.settings.last),
                     selected=record.gate.selected, steps=steps, started=record.settings.started,
                     finished=time.time(), exitstatus=int(exitstatus),
                     extra={"tables": tables} if tables else {},
                     collection_errors=list(record.collection_errors), ledger_gap=gap,
-                    interrupted=record.interrupted(exitstatus))
+                    interrupted=record.interrupted(exitstatus), weakened=weakened,
+                    args=[str(a) for a in config.invocation_params.args], rules=rule_values,
+                    plugins=plugin_names, not_checked=not_checked)
 
 
 def git_identity(root: Path) -> dict:
@@ -120,6 +136,6 @@ def git_identity(root: Path) -> dict:
             return None
         return out.stdout.strip() if out.returncode == 0 else None
     commit = run("rev-parse", "HEAD")
-    status = run("status", "--porcelain", "--untracked-files=no")
+    status = run("status", "--porcelain", "--untracked-files=normal")      # an untracked conftest.py counts
     return {"commit": commit or "unknown (not a git checkout)",
             "dirty": bool(status) if status is not None else None}

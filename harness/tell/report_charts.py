@@ -1,6 +1,6 @@
 """Charts for the HTML report as inline SVG, drawn with matplotlib (no pyplot, no network).
 
-Each `chart_*` takes the data one step recorded with `Evidence.series` (harness.evidence) and returns
+Each `chart_*` takes the data one step recorded with `Evidence.series` (harness.run.evidence) and returns
 (svg, caption); it raises ValueError/KeyError/TypeError on data it cannot draw, and the renderer
 shows a short note instead. The numbers (bootstrap CI, concurrency over time) are pure functions.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import matplotlib
 import numpy as np
@@ -22,17 +22,16 @@ BOOTSTRAP_SEED = 17
 BOOTSTRAP_RESAMPLES = 2000
 
 
-def median_ci95(values, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of the median (fixed seed: the same data gives the same band)."""
+def median_ci95(values) -> tuple[float, float]:
+    """95% bootstrap interval of the median: the judge's own (harness.judge.compare.median_ci)."""
+    from harness.judge.compare import median_ci
+
     x = np.asarray(values, dtype=float)
     if x.size == 0 or not np.all(np.isfinite(x)):
         raise ValueError("no finite values")
     if x.size == 1:
         return float(x[0]), float(x[0])
-    rng = np.random.default_rng(seed)
-    medians = np.median(rng.choice(x, size=(resamples, x.size), replace=True), axis=1)
-    lo, hi = np.percentile(medians, [2.5, 97.5])
-    return float(lo), float(hi)
+    return median_ci(list(x))
 
 
 def concurrency_steps(intervals) -> tuple[list[float], list[int]]:
@@ -63,7 +62,7 @@ def to_svg(fig: Figure, prefix: str) -> str:
         fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     used = set(re.findall(r"(?:href=\"#|url\(#)([^\")]+)", svg))
     svg = re.sub(r' id="([^"]+)"', lambda m: f' id="{prefix}-{m.group(1)}"' if m.group(1) in used else "", svg)
     svg = re.sub(r'(href="#|url\(#)([^")]+)', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
@@ -183,21 +182,29 @@ def chart_4a_coverage(data: dict, prefix: str = "c4a") -> tuple[str, str]:
 
 
 def chart_ratio_trend(points: dict, rule: float = 1.25, prefix: str = "ctrend") -> tuple[str, str]:
-    """points: target -> [(finished epoch s, ratio)]; the 5B workload ratio across runs, in run order."""
-    series = {t: sorted((float(f), float(r)) for f, r in pts) for t, pts in points.items() if pts}
+    """points: target -> [(finished epoch s, ratio[, low, high])]: what gates 5B, the workload ratio and its
+    95% interval against the factor line, one point per run, in run order."""
+    series = {t: sorted((float(p[0]), float(p[1]), *(float(v) for v in p[2:4])) for p in pts)
+              for t, pts in points.items() if pts}
     if not series:
         raise ValueError("no 5B ratio recorded yet")
-    order = sorted({f for pts in series.values() for f, _ in pts})
+    order = sorted({p[0] for pts in series.values() for p in pts})
     index = {f: i for i, f in enumerate(order)}
-    top = max([rule] + [r for pts in series.values() for _, r in pts])
+    top = max([rule] + [max(p[1:]) for pts in series.values() for p in pts])
     with matplotlib.rc_context(RC):
         fig = _figure(7.2, 2.8)
         ax = fig.subplots()
         for target, pts in sorted(series.items()):
-            ax.plot([index[f] for f, _ in pts], [r for _, r in pts], "o-", markersize=4, label=target)
+            xs, ys = [index[p[0]] for p in pts], [p[1] for p in pts]
+            line = ax.plot(xs, ys, "o-", markersize=4, label=target)[0]
+            bars = [(x, p) for x, p in zip(xs, pts) if len(p) == 4]
+            if bars:
+                ax.errorbar([x for x, _ in bars], [p[1] for _, p in bars],
+                            yerr=[[p[1] - p[2] for _, p in bars], [p[3] - p[1] for _, p in bars]],
+                            fmt="none", ecolor=line.get_color(), capsize=3, linewidth=1)
         ax.axhline(rule, color="#cf222e", linestyle="--", linewidth=1.2, label=f"rule {rule:g}")
         ticks = list(range(0, len(order), max(1, -(-len(order) // 10))))
-        ax.set_xticks(ticks, [datetime.fromtimestamp(order[i], tz=timezone.utc).strftime("%m-%d %H:%M")
+        ax.set_xticks(ticks, [datetime.fromtimestamp(order[i], tz=UTC).strftime("%m-%d %H:%M")
                               for i in ticks], rotation=30, ha="right")
         ax.set_xlim(-0.5, len(order) - 0.5)
         ax.set_xlabel("run (finished, UTC)")
@@ -205,8 +212,10 @@ def chart_ratio_trend(points: dict, rule: float = 1.25, prefix: str = "ctrend") 
         ax.set_ylim(0, top * 1.15)
         _legend(ax)
         svg = to_svg(fig, prefix)
-    last = {t: pts[-1][1] for t, pts in series.items()}
-    return svg, "Last ratio: " + ", ".join(f"{t} {r:.2f}" for t, r in sorted(last.items())) + f" (rule <= {rule:g})."
+    last = {t: pts[-1] for t, pts in series.items()}
+    text = ", ".join(f"{t} {p[1]:.2f}" + (f" [{p[2]:.2f}, {p[3]:.2f}]" if len(p) == 4 else "")
+                     for t, p in sorted(last.items()))
+    return svg, f"Last ratio (95% interval): {text}; the rule: upper bound <= {rule:g}."
 
 
 CHARTS = {"5B durations": chart_5b_durations, "4B burst": chart_4b_burst, "4A coverage": chart_4a_coverage}

@@ -10,10 +10,10 @@ import ast
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "CONTRACT.md"
-_CLAUSE = re.compile(r"^\s*- \*\*([A-Z]\d+)\*\*", re.M)
-_VERSION = re.compile(r"^Version \*\*([0-9.]+)\*\*", re.M)
+_CLAUSE = re.compile(r"^\s*- \*\*([A-Z]\d+)\*\*", re.MULTILINE)
+_VERSION = re.compile(r"^Version \*\*([0-9.]+)\*\*", re.MULTILINE)
 
 
 def reason_class(manifest_reason: str) -> str:

@@ -6,13 +6,13 @@ status; above it the last verdict per step and target, and the 5B Lambda/Celery 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from harness import ledger
-from harness.catalogue import STEP_IDS
-from harness.redact import redact
-from harness.report_charts import chart_ratio_trend
-from harness.report_html import STATUS_COLOURS, STATUS_TEXT, environment, status_class
+from harness.plan.catalogue import STEP_IDS
+from harness.tell import ledger
+from harness.tell.redact import redact
+from harness.tell.report_charts import chart_ratio_trend
+from harness.tell.report_html import STATUS_COLOURS, STATUS_TEXT, environment, status_class
 
 MAX_RUNS = 200        # per target, newest first
 RULE = 1.25           # the default --better-factor; the ledger does not record a run's own factor
@@ -21,7 +21,7 @@ CELL = {"passed": "pass", "failed": "FAIL", "blocked": "blocked", "partial": "pa
 
 def _when(finished) -> str:
     try:
-        return datetime.fromtimestamp(float(finished), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromtimestamp(float(finished), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     except (TypeError, ValueError, OverflowError, OSError):
         return "?"
 
@@ -46,12 +46,15 @@ def run_row(entry: dict) -> dict:
     }
 
 
-def ratio_points(entries: list[dict]) -> dict[str, list[tuple[float, float]]]:
-    points: dict[str, list[tuple[float, float]]] = {}
+def ratio_points(entries: list[dict]) -> dict[str, list[tuple]]:
+    """target -> [(finished, ratio)] or [(finished, ratio, low, high)] where the run recorded its interval."""
+    points: dict[str, list[tuple]] = {}
     for e in entries:
-        r, f = e.get("ratio_5b"), e.get("finished")
+        r, f, ci = e.get("ratio_5b"), e.get("finished"), e.get("ratio_5b_ci95")
         if isinstance(r, (int, float)) and isinstance(f, (int, float)):
-            points.setdefault(str(e.get("target", "?")), []).append((float(f), float(r)))
+            point = (float(f), float(r), *map(float, ci)) if isinstance(ci, list) and len(ci) == 2 else (
+                float(f), float(r))
+            points.setdefault(str(e.get("target", "?")), []).append(point)
     return points
 
 

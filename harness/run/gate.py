@@ -3,13 +3,13 @@
 Pure bookkeeping. The plugin feeds it test reports; it answers whether a step
 is complete, what its status is, and what blocks a later step. Under xdist the
 controller owns the Gate and publishes finished steps to a file that workers
-poll (see harness.gatefile), so the same rules hold with `-n 2`.
+poll (see harness.run.gatefile), so the same rules hold with `-n 2`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.steps import STEP_IDS, step_index
+from harness.plan.steps import STEP_IDS, step_index
 
 BLOCKED_PREFIX = "blocked by step "
 
@@ -27,7 +27,7 @@ class TestOutcome:
 class StepState:
     id: str
     tests: dict[str, TestOutcome] = field(default_factory=dict)
-    left_out: list[str] = field(default_factory=list)   # tests of this step that -k/-m deselected
+    left_out: list[str] = field(default_factory=list)   # tests of this step the run did not collect (inventory)
 
     def count(self, outcome: str) -> int:
         return sum(1 for t in self.tests.values() if t.outcome == outcome)
@@ -43,7 +43,8 @@ class StepState:
     @property
     def status(self) -> str:
         """passed | failed | blocked | partial | not_run (a skip is missing evidence, so it fails the step;
-        a test of the step left out of the run by -k/-m makes it partial: evidence is missing)."""
+        a test of the step the run did not collect (node ids, paths, -k, -m, --deselect) makes it partial:
+        evidence is missing)."""
         if not self.tests or all(t.outcome == "pending" for t in self.tests.values()):
             return "not_run"
         if self.count("failed") or self.count("skipped"):
@@ -71,7 +72,7 @@ class StepState:
         if status == "partial":
             n = len(self.left_out)
             return (f"NO-GO (partial: {self.count('passed')} passed, {n} check{'s' if n != 1 else ''} of this "
-                    f"step left out of the run by -k/-m: {self.left_out[0]})")
+                    f"step not in the run: {self.left_out[0]})")
         parts = []
         failed = [t for t in self.tests.values() if t.outcome == "failed"]
         skipped = [t for t in self.tests.values() if t.outcome == "skipped"]
@@ -119,7 +120,7 @@ class Gate:
                 test.message = test.message or "no result was reported for this test"
 
     def leave_out(self, nodeid: str, step: str) -> None:
-        """A test of a selected step that the run deselected (-k/-m): its evidence is missing."""
+        """A test of a selected step that the run did not collect: its evidence is missing."""
         state = self.steps.get(step)
         if state is not None and nodeid not in state.left_out and nodeid not in state.tests:
             state.left_out.append(nodeid)
