@@ -99,3 +99,19 @@ def test_the_judgement_does_not_depend_on_the_unit(lam, cel, scale) -> None:
     a, b = judge(lam, cel, 1.25), judge([v * scale for v in lam], [v * scale for v in cel], 1.25)
     assert a.ratio == pytest.approx(b.ratio) and a.decision == b.decision
     assert a.ci95 == pytest.approx(b.ci95) and (a.p == b.p or math.isclose(a.p, b.p, rel_tol=1e-9))
+
+
+def test_the_sequential_plan_splits_alpha_over_its_looks() -> None:
+    from harness.judge.compare import sequential_plan
+
+    assert sequential_plan(5, 15) == ([5, 10, 15], pytest.approx(1 - 0.05 / 3))
+    assert sequential_plan(5, 5) == ([5], pytest.approx(0.95))
+    with pytest.raises(ValueError, match="at least 5"):
+        sequential_plan(3, 15)
+    with pytest.raises(ValueError, match="fewer than the first look's 10"):
+        sequential_plan(10, 5)
+
+
+def test_a_wider_interval_at_a_sequential_look_says_its_level() -> None:
+    j = judge(FAST, SLOW, 1.25, confidence=1 - 0.05 / 3)
+    assert "(98.3% interval)" in j.answer and j.as_dict()["confidence"] == pytest.approx(0.98333, abs=1e-4)

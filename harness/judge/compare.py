@@ -6,6 +6,8 @@ where the data allow it, percentile where BCa is undefined):
 - PASS when the interval's upper bound is at most the factor (`--better-factor`): no worse, proven;
 - FAIL when its lower bound is above the factor: slower, proven;
 - INCONCLUSIVE otherwise, which is NO-GO, with how many rounds the current spread predicts.
+Rounds are judged sequentially (`sequential_plan`): a look every --compare-runs rounds up to
+--compare-max-runs, alpha split evenly over the looks, stopping at the first decisive one.
 A Mann-Whitney U test (Kayenta's judge) says whether the samples differ at all; it qualifies the
 word ("faster" when the whole interval is below 1) and never decides.
 """
@@ -35,6 +37,7 @@ class Judgement:
     word: str                      # "faster" | "no worse" | "slower" | "inconclusive"
     rounds: int = 0                # rounds per path judged
     more_rounds: int | None = None  # INCONCLUSIVE: rounds per path the spread predicts; None: cannot pass
+    confidence: float = 0.95       # of the interval (a sequential look's share of alpha)
 
     @property
     def ok(self) -> bool:
@@ -43,7 +46,8 @@ class Judgement:
     @property
     def answer(self) -> str:
         p = "p n/a" if self.p is None else f"p={self.p:.3f}"
-        numbers = f"ratio {self.ratio:.2f} [{self.ci95[0]:.2f}, {self.ci95[1]:.2f}], {p}"
+        level = "" if abs(self.confidence - 0.95) < 1e-9 else f" ({self.confidence:.1%} interval)"
+        numbers = f"ratio {self.ratio:.2f} [{self.ci95[0]:.2f}, {self.ci95[1]:.2f}]{level}, {p}, {self.rounds} rounds"
         rule = {"PASS": f"upper bound <= {self.factor:g}: PASS",
                 "FAIL": f"lower bound > {self.factor:g}: FAIL",
                 "INCONCLUSIVE": f"interval spans {self.factor:g}: INCONCLUSIVE"}[self.decision]
@@ -57,11 +61,12 @@ class Judgement:
         return {"value": round(self.ratio, 4), "ci95": [round(self.ci95[0], 4), round(self.ci95[1], 4)],
                 "p": None if self.p is None else round(self.p, 5), "rule": self.factor, "ok": self.ok,
                 "decision": self.decision, "word": self.word, "answer": self.answer,
-                "more_rounds": self.more_rounds}
+                "more_rounds": self.more_rounds, "confidence": self.confidence, "rounds": self.rounds}
 
 
-def _interval(samples: tuple, statistic, *, resamples: int, seed: int) -> tuple[float, float]:
-    """95% bootstrap interval of `statistic` over independent samples: BCa, or percentile where BCa is
+def _interval(samples: tuple, statistic, *, resamples: int, seed: int,
+              confidence: float = 0.95) -> tuple[float, float]:
+    """A bootstrap interval (95% unless told) of `statistic` over independent samples: BCa, or percentile where BCa is
     undefined (degenerate data); a point when every value is the same."""
     import warnings
 
@@ -75,7 +80,8 @@ def _interval(samples: tuple, statistic, *, resamples: int, seed: int) -> tuple[
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")     # BCa's degenerate-data warning: the fallback handles it
             ci = bootstrap(arrays, statistic, vectorized=True, paired=False, n_resamples=resamples,
-                           method=method, random_state=np.random.default_rng(seed)).confidence_interval
+                           confidence_level=confidence, method=method,
+                           random_state=np.random.default_rng(seed)).confidence_interval
         if np.isfinite(ci.low) and np.isfinite(ci.high):
             return float(ci.low), float(ci.high)
     raise ValueError("no bootstrap interval could be computed")
@@ -90,9 +96,21 @@ def _median(a, axis=-1):
 
 
 def ratio_ci(lam: list[float], cel: list[float], *, resamples: int = BOOTSTRAP_RESAMPLES,
-             seed: int = SEED) -> tuple[float, float]:
-    """95% bootstrap interval of median(lam)/median(cel), each path resampled on its own."""
-    return _interval((lam, cel), _median_ratio, resamples=resamples, seed=seed)
+             seed: int = SEED, confidence: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval of median(lam)/median(cel), each path resampled on its own."""
+    return _interval((lam, cel), _median_ratio, resamples=resamples, seed=seed, confidence=confidence)
+
+
+def sequential_plan(first: int, most: int, alpha: float = ALPHA) -> tuple[list[int], float]:
+    """The rounds per path at which 5B looks (every `first` rounds up to `most`) and the confidence of
+    each look's interval: alpha is split evenly over the looks (Bonferroni), so stopping at the first
+    decisive look keeps the overall error at most alpha (pure)."""
+    if first < MIN_ROUNDS:
+        raise ValueError(f"{first} rounds per look: 5B needs at least {MIN_ROUNDS}")
+    if most < first:
+        raise ValueError(f"at most {most} rounds is fewer than the first look's {first}")
+    looks = list(range(first, most + 1, first))
+    return looks, 1 - alpha / len(looks)
 
 
 def median_ci(values: list[float], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = SEED) -> tuple[float, float]:
@@ -120,7 +138,8 @@ def mann_whitney_p(lam: list[float], cel: list[float]) -> float | None:
     return float(mannwhitneyu(lam, cel, alternative="two-sided").pvalue)
 
 
-def judge(lam: list[float], cel: list[float], factor: float, *, alpha: float = ALPHA) -> Judgement:
+def judge(lam: list[float], cel: list[float], factor: float, *, alpha: float = ALPHA,
+          confidence: float = 0.95) -> Judgement:
     """Judge Lambda's durations against Celery's. Raises ValueError on an empty or non-positive sample."""
     for name, sample in (("lambda", lam), ("celery", cel)):
         if not sample:
@@ -131,7 +150,7 @@ def judge(lam: list[float], cel: list[float], factor: float, *, alpha: float = A
     if not factor > 0:
         raise ValueError(f"--better-factor must be positive, got {factor!r}")
     ratio = statistics.median(lam) / statistics.median(cel)
-    lo, hi = ratio_ci(lam, cel)
+    lo, hi = ratio_ci(lam, cel, confidence=confidence)
     p = mann_whitney_p(lam, cel)
     n = min(len(lam), len(cel))
     if hi <= factor:
@@ -143,7 +162,7 @@ def judge(lam: list[float], cel: list[float], factor: float, *, alpha: float = A
         decision, word = "INCONCLUSIVE", "inconclusive"
     more = rounds_needed(n, ratio, hi, factor) if decision == "INCONCLUSIVE" else None
     return Judgement(ratio=ratio, ci95=(lo, hi), p=p, factor=factor, decision=decision, word=word,
-                     rounds=n, more_rounds=more)
+                     rounds=n, more_rounds=more, confidence=confidence)
 
 
 def host_cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:

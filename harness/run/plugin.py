@@ -73,8 +73,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="5B rule: the 95%% upper bound of Lambda/Celery's workload median ratio <= F (default 1.25; "
                          "above it the verdict says weakened)")
     group.addoption("--compare-runs", type=int, default=5, metavar="N",
-                    help="interleaved rounds per path in 5B (default and minimum 5: fewer cannot give an interval "
-                         "that decides)")
+                    help="interleaved rounds per path between 5B's looks (default and minimum 5: fewer cannot give "
+                         "an interval that decides)")
+    group.addoption("--compare-max-runs", type=int, default=15, metavar="M",
+                    help="5B looks every --compare-runs rounds and stops at the first decisive look, after at "
+                         "most M rounds per path (default 15; alpha is split over the looks)")
     group.addoption("--terraform-dir", default=None, metavar="DIR",
                     help="the terraform stack to validate (default terraform/)")
     group.addoption("--lambda-src", default=None, metavar="DIR",
@@ -107,6 +110,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--compare-runs") < MIN_ROUNDS:
         raise pytest.UsageError(f"--compare-runs {config.getoption('--compare-runs')}: 5B needs at least {MIN_ROUNDS} "
                                 "rounds per path for an interval that can decide; use --compare-runs 5 or more")
+    if config.getoption("--compare-max-runs") < config.getoption("--compare-runs"):
+        raise pytest.UsageError(f"--compare-max-runs {config.getoption('--compare-max-runs')} is fewer than "
+                                f"--compare-runs {config.getoption('--compare-runs')}: 5B must reach its first look")
     if config.getoption("--gate-timeout") <= 0:
         raise pytest.UsageError("--gate-timeout must be a positive number of seconds")
     if hasattr(config.option, "maxschedchunk") and config.option.maxschedchunk is None:

@@ -47,6 +47,7 @@ def rules(config) -> dict:
         "tf_workspace": config.getoption("--tf-workspace"),
         "better_factor": config.getoption("--better-factor"),
         "compare_runs": config.getoption("--compare-runs"),
+        "compare_max_runs": config.getoption("--compare-max-runs"),
         "large": bool(config.getoption("--large")),
     }
 
