@@ -55,16 +55,17 @@ def _run(target, fixture, evidence) -> dict:
                 with open(path, "wb") as fh:
                     fh.writelines(resp.iter_content(1 << 20))
             paths.append((f"segment_{i:03d}.mp4", path))
-        if fixture.frame_marker:
-            truth = check_fixture(fixture, paths, SEGMENT)
-            evidence.series("4A coverage", {"fixtures": {fixture.name: {
-                "frames": truth.frames, "covered": truth.covered, "segments": len(paths)}}})
-            assert truth.ok, f"{fixture.name}: " + " | ".join(truth.lines)
-            covered = truth.summary
-        else:   # audio only: every segment decodes, the count is the muxer's
+        # segment truth for every fixture: frames by their markers where the video carries them, and every
+        # video and audio packet byte for byte (the audio-only fixture has packets, not markers)
+        truth = check_fixture(fixture, paths, SEGMENT)
+        evidence.series("4A coverage", {"fixtures": {fixture.name: {
+            "frames": truth.frames, "covered": truth.covered, "segments": len(paths)}}})
+        assert truth.ok, f"{fixture.name}: " + " | ".join(truth.lines)
+        covered = truth.summary
+        if not fixture.frame_marker:      # audio only: and every segment decodes
             bad = [f"{name}: {seg.error}" for name, p in paths for seg in [verify_segment(p)] if not seg.decodes]
             assert not bad, f"{fixture.name}: segments do not decode: {bad}"
-            covered = f"{want} audio segments decode"
+            covered = f"{want} audio segments, every packet of the source once: {truth.summary}"
     assert len(urls) == want == len(final.get("segments") or []), \
         f"{fixture.name}: {len(urls)} download URLs, manifest expects {want} segments"
     inv = check_job(target, job_id, fixture=fixture, verify_media=False, expect="COMPLETED")

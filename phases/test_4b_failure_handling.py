@@ -15,6 +15,7 @@ import requests
 
 from harness.judge.contract import reason_class
 from harness.judge.invariants import check_job
+from harness.judge.writers import finished_once, no_write_after, one_delivery_wrote
 from harness.local.faults import DYNAMODB_WRITES, S3_WRITES
 from harness.targets.backend_client import BackendClient
 
@@ -192,6 +193,8 @@ def _attempts_of_a_hard_fault(target, job_id: str, outcome: str, error_type: str
     got = [(a.outcome, a.error_type) for a in attempts]
     assert got == [(outcome, error_type)] * allowed, f"expected {allowed} attempts ending {outcome} ({error_type}), got {got}"
     assert len({a.request_id for a in attempts}) == 1, "async retries must keep the request id"
+    once = finished_once(target.wire_writes(job_id), f"processed/{job_id}/")
+    assert not once, once[0]
     rid = attempts[0].request_id
     reports = [ln for ln in target.function_logs(fn.name) if ln.startswith(f"REPORT RequestId: {rid}")]
     status = "Status: timeout" if outcome == "timeout" else f"Status: error\tError Type: {error_type}"
@@ -277,6 +280,8 @@ def test_a_transient_error_on_every_attempt_ends_failed_after_the_last_retry(tar
     assert [a.outcome for a in attempts] == ["error"] * allowed, \
         f"expected {allowed} failed attempts (F2), got {[(a.outcome, a.error_type) for a in attempts]}"
     assert len({a.request_id for a in attempts}) == 1, "async retries must keep the request id"
+    once = finished_once(target.wire_writes(job_id), f"processed/{job_id}/")
+    assert not once, once[0]
     assert rule.hits >= allowed, f"only {rule.hits} DynamoDB requests failed"
     _assert_final(target, evidence, f"transient error (DynamoDB 500) on all {allowed} attempts "
                   "(on-failure destination)", job_id, "FAILED")
@@ -353,6 +358,35 @@ def test_duplicate_async_delivery_gives_one_output_set(target, manifest, evidenc
     assert job["updated_at"] == first["updated_at"], "the duplicate delivery rewrote the COMPLETED record"
 
 
+@pytest.mark.contract("R1", "O1")
+@pytest.mark.local_only
+def test_two_deliveries_released_together_write_as_one(target, manifest, evidence) -> None:
+    """The race forced, and judged from the wire: the first DynamoDB call of each delivery is held until
+    both have arrived, then every write the function makes for the job is attributed to the delivery
+    (request id) that made it. Exactly one delivery may write; a refused conditional write is no write."""
+    fixture = manifest["standard_720p"]
+    job_id = target.new_job_id()
+    key = target.upload_file(fixture.path, job_id=job_id)
+    target.create_queued_job(job_id, key)
+    event = _event(target, job_id, key)
+    with target.fault(service="dynamodb", match=job_id, barrier=2, times=2) as rule:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda _: target.invoke(PROCESSOR, event, asynchronous=True), range(2)))
+        assert all(r.status_code == 202 for r in results)
+        target.wait_for_job(job_id, timeout=120)
+        target.runtime.wait_idle(30)
+    assert rule.released_together == 2, (f"the deliveries' first DynamoDB calls were not released together "
+                                         f"({rule.hits} held): the race was not forced")
+    wire = target.wire_writes(job_id)
+    problems = one_delivery_wrote(wire, job_id)
+    assert not problems, problems[0]
+    _assert_final(target, evidence, "two deliveries released together (wire: one writer)", job_id, "COMPLETED",
+                  fixture=fixture)
+    refused = sum(1 for w in wire if not w.wrote)
+    evidence.add("reliable", f"two deliveries released together: {sum(1 for w in wire if w.wrote)} writes, all by "
+                             f"one delivery; {refused} refused write(s) by the other")
+
+
 @pytest.mark.contract("R2")
 @pytest.mark.local_only
 def test_duplicate_of_a_completed_job_writes_nothing(target, manifest, evidence) -> None:
@@ -360,7 +394,11 @@ def test_duplicate_of_a_completed_job_writes_nothing(target, manifest, evidence)
     job_id, job = _process(target, fixture)
     assert job["status"] == "COMPLETED", job
     before = {k: target.s3.head_object(Bucket=target.bucket, Key=k)["LastModified"] for k in target.outputs_of(job_id)}
+    since = time.time()
     target.invoke(PROCESSOR, _event(target, job_id, job["s3_key"]))   # R2: what it returns is not contract
+    target.runtime.wait_idle(30)
+    wrote = no_write_after(target.wire_writes(job_id), since)
+    assert not wrote, wrote[0]
     after = {k: target.s3.head_object(Bucket=target.bucket, Key=k)["LastModified"] for k in target.outputs_of(job_id)}
     assert after == before, "re-delivering a COMPLETED job rewrote its outputs"
     assert target.get_job(job_id) == job, "re-delivering a COMPLETED job changed its record"
@@ -390,6 +428,8 @@ def test_lambda_retry_after_a_transient_error_completes_once(target, manifest, e
     assert 2 <= len(attempts) <= allowed and outcomes[0] == "timeout" and outcomes[-1] == "success", \
         f"expected a timed-out first attempt and a successful Lambda retry within {allowed} attempts, got {outcomes}"
     assert len({a.request_id for a in attempts}) == 1, "async retries must keep the request id"
+    once = finished_once(target.wire_writes(job_id), f"processed/{job_id}/")
+    assert not once, once[0]
     _assert_final(target, evidence, "Lambda retry after a transient error", job_id, "COMPLETED", fixture=fixture)
 
 

@@ -40,6 +40,10 @@ DEFECTS = {
     "no_conditional_write": (
         "video_processor/jobs.py", '            "ConditionExpression": condition,\n', "",
         ["--phase", "3B", "--no-gate", "-k", "backwards"], "3B", "test_backwards_or_overwriting_transition"),
+    "unconditional_claim_lets_both_deliveries_work": (   # R1 judged from the wire, the race forced
+        "video_processor/jobs.py", '            "ConditionExpression": condition,\n', "",
+        ["--phase", "4B", "--no-gate", "-k", "released_together"], "4B",
+        "test_two_deliveries_released_together_write_as_one"),
     "no_key_validation": (
         "video_processor/events.py", "    if not value.startswith(UPLOADS_PREFIX):", "    if False:",
         ["--phase", "4B", "--no-gate", "-k", "invalid_s3_key or fuzzed_processor"], "4B",

@@ -254,7 +254,9 @@ def test_the_report_labels_an_emulated_aws_run() -> None:
     facts = RunFacts(target={"name": "aws", "emulated": "AWS_ENDPOINT_URL=http://127.0.0.1:4566"}, code={},
                      rollout_step="1A", selected=("1A",), steps=[], started=0.0, finished=1.0, exitstatus=0)
     report = build_report(facts)
-    assert report.target_name == "aws (emulated: AWS_ENDPOINT_URL=http://127.0.0.1:4566)"
+    assert report.headline.startswith("NO-GO for rollout step 1A on aws (emulated: AWS_ENDPOINT_URL=http://127.0.0.1")
+    assert report.target_name == "aws-emulated"       # what the stamped file names carry
+    assert report.data["target"] == "aws" and report.data["emulated"].startswith("AWS_ENDPOINT_URL=")
     assert "Every behaviour is the real Lambda service's own" not in report.markdown
     assert "**Emulated:**" in report.markdown
 

@@ -29,6 +29,7 @@ class AwsRequest:
     copy_source: str | None = None   # "bucket/key" of a CopyObject
     function: str | None = None      # Lambda function name of an Invoke
     queue: str | None = None         # SQS queue name (from QueueUrl)
+    session_token: str | None = None  # X-Amz-Security-Token (header or query): which execution environment
 
     @property
     def sigv2(self) -> bool:
@@ -69,7 +70,8 @@ def parse(method: str, path: str, query: str, headers: dict[str, str], body: byt
                          queue=url.rstrip("/").rsplit("/", 1)[-1] or None)
     else:
         req = AwsRequest(service or "unknown", access, region, _operation(method, lower, params, body))
-    return replace(req, signature=signature)
+    token = lower.get("x-amz-security-token") or (params.get("X-Amz-Security-Token") or [None])[0]
+    return replace(req, signature=signature, session_token=token)
 
 
 def _operation(method: str, lower: dict, params: dict, body: bytes) -> str:

@@ -40,10 +40,26 @@ class FaultRule:
     delay_s: float = 0.0
     only_function: bool = True        # apply only to requests the function signs (its role's key)
     crash: str | None = None          # a signal name ("SIGSEGV"): kill the instance process that made the request
+    barrier: int = 0                  # hold each matching request until this many have arrived (a forced race)
+    barrier_timeout_s: float = 10.0
     hits: int = 0
     seen: int = 0
     crashed: list[dict] = field(default_factory=list)   # whom the crash signal reached (function, pid, ...)
+    released_together: int = 0        # barrier: how many requests waited until all had arrived
     id: int = field(default=0)
+    _arrived: int = field(default=0, repr=False, compare=False)
+    _cond: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
+
+    def wait_at_barrier(self) -> bool:
+        """Hold this request until `barrier` matching requests have arrived (bounded): the deliveries'
+        first calls are released together, so their race is forced, not left to chance."""
+        with self._cond:
+            self._arrived += 1
+            self._cond.notify_all()
+            met = self._cond.wait_for(lambda: self._arrived >= self.barrier, timeout=self.barrier_timeout_s)
+            if met:
+                self.released_together += 1
+            return met
 
     def __post_init__(self) -> None:
         if self.crash is not None:

@@ -15,7 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from harness.local import awsreq, iam
+from harness.local import awsreq, iam, wire
 from harness.local.faults import FaultInjector, error_response, sleep
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class Gateway:
         self.denied: list[str] = []
         self.requests = 0
         self.sigv2: list[str] = []          # requests the function signed with SigV2 (a notice)
+        self.wire = wire.WireLog()          # every write the function made, with the attempt that made it
         gateway = self
 
         class Handler(_Handler):
@@ -89,7 +90,13 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return b""
 
+    def send_response(self, code, message=None) -> None:
+        self._status = code          # what the wire log records as the answer
+        super().send_response(code, message)
+
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        if status >= 400:
+            self._error_body = body[:2048]
         self.send_response(status)
         for k, v in headers.items():
             if k.lower() not in _HOP and k.lower() != "content-length":
@@ -106,6 +113,23 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         headers = {k: v for k, v in self.headers.items()}
         req = awsreq.parse(self.command, split.path, split.query, headers, body)
+        self._status, self._error_body = 0, b""
+        traced = req.access_key == iam.FUNCTION_ACCESS_KEY and wire.is_write(req.service, req.operation)
+        caller = self._caller(req) if traced else None
+        try:
+            self._serve(gw, req, split, headers, body)
+        finally:
+            if traced:
+                text = body.decode("utf-8", "replace")[:20000]
+                resource = (req.key or "") if req.service == "s3" and req.operation != "DeleteObjects" else text
+                gw.wire.add(wire.entry(req.service, req.operation, resource, self._status, self._error_body,
+                                       caller))
+
+    def _caller(self, req) -> dict | None:
+        runtime = getattr(self.gw.lambda_service, "runtime", None)
+        return runtime.caller(req.session_token) if runtime is not None else None
+
+    def _serve(self, gw, req, split, headers: dict, body: bytes) -> None:
         try:
             if req.access_key == iam.FUNCTION_ACCESS_KEY:
                 if req.sigv2:
@@ -123,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             rule = gw.faults.match(req, body)
             if rule is not None:
+                if rule.barrier:
+                    rule.wait_at_barrier()
                 sleep(rule.delay_s)
                 if rule.crash:
                     self._crash(rule)
@@ -199,6 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
                 chunk = resp.read(min(_CHUNK, remaining))
                 if not chunk:
                     break
+                if self._status >= 400 and not self._error_body:
+                    self._error_body = chunk[:2048]
                 self.wfile.write(chunk)
                 remaining -= len(chunk)
         finally:

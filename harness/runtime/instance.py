@@ -11,6 +11,7 @@ and the instance enforces the timeout while it waits.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import logging
 import math
@@ -45,6 +46,9 @@ RESERVED_ENV = awsruntime.RESERVED_ENV | {"TMPDIR", "HOME"}
 
 def utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+_ATTEMPTS = itertools.count(1)   # one number per attempt, across instances: what the wire log tells apart
 
 
 @dataclass
@@ -102,6 +106,7 @@ class Instance:
         self._life_lock = threading.Lock()
         self._mounted = False
         self.invocations = 0
+        self.current: tuple[str, int] | None = None    # (request id, attempt number) of the running invocation
         self.peak_mem = 0
         self.peak_tmp = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -353,6 +358,7 @@ class Instance:
         if violation is None and self.server.init_error is not None:
             return self._finish_init_error(inv, wall0, init_ms)
         self._emit(f"START RequestId: {request_id} Version: $LATEST")
+        self.current = (request_id, next(_ATTEMPTS))
         if violation is None:
             self.server.submit(inv)
             violation = self._watch(inv.handed_out, time.monotonic() + HANDOFF_TIMEOUT_S)
@@ -389,6 +395,7 @@ class Instance:
             outcome, error_type, body = self._violation_error(violation, request_id)
             if violation == "timeout":
                 self._emit(f"{utc_stamp()} {request_id} Task timed out after {spec.timeout_s:.2f} seconds")
+        self.current = None
         self._emit(f"END RequestId: {request_id}")
         self._emit(self._report(request_id, duration_ms, init_ms, outcome, error_type, violation))
         with self._lock:

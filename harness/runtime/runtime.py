@@ -86,6 +86,7 @@ class LambdaRuntime:
         self._closed = threading.Event()
         self._idle: dict[tuple, list[Instance]] = defaultdict(list)
         self._instances: set[Instance] = set()
+        self._by_token: dict[str, Instance] = {}    # session token -> the instance it was issued to
         self._latest_key: dict[str, tuple] = {}
         self._running: dict[str, int] = defaultdict(int)
         self._pending_async = 0
@@ -166,6 +167,15 @@ class LambdaRuntime:
         with self._cond:
             self._config_gen[function_name] += 1
             self._cond.notify_all()
+
+    def caller(self, session_token: str | None) -> dict | None:
+        """The execution environment a request was signed in, and the attempt it was running then."""
+        inst = self._by_token.get(session_token or "")
+        if inst is None:
+            return None
+        current = inst.current
+        return {"function": inst.spec.name, "instance": inst.id,
+                "request_id": current[0] if current else None, "attempt": current[1] if current else None}
 
     def signal_client(self, peer: tuple[str, int], server_port: int, signum: int) -> dict | None:
         """Send signum to the instance process that holds the client end of a TCP connection
@@ -387,6 +397,8 @@ class LambdaRuntime:
                 extra = dict(self.extra_env)
                 if self.isolation is None and self.endpoint_url:
                     extra["AWS_ENDPOINT_URL"] = self.endpoint_url
+                # each execution environment its own session, as AWS gives it: the wire log's caller
+                token = extra["AWS_SESSION_TOKEN"] = f"local-session-{uuid.uuid4().hex}"
                 inst = Instance(spec, root=self.work_dir / "instances", extra_env=extra,
                                 region=self.region, account=self.account_id,
                                 poll_interval=self.poll_interval, storage_mode=self.storage_mode,
@@ -394,6 +406,7 @@ class LambdaRuntime:
                                 isolation=self.isolation,
                                 runtime_env=self.runtime_env(spec.runtime) if self.isolation else None)
                 self._instances.add(inst)
+                self._by_token[token] = inst
         for s in stale:
             self._discard(s)
         if inst.proc is None:

@@ -190,6 +190,11 @@ class Target:
         """Requests the function signed with SigV2 so far, where the target can see signatures, else None."""
         return None
 
+    def wire_writes(self, text: str) -> list | None:
+        """The function's writes naming `text` (a job id) as the AWS endpoint saw them, with the delivery
+        and attempt that made each (harness.local.wire); None where no endpoint of ours sees the wire."""
+        return None
+
     def terraform_drift(self, address: str) -> tuple[bool | None, str]:
         """(drift?, why) for one resource; None when drift cannot be judged here, with the reason."""
         return None, "terraform plan not applicable: this target is provisioned from the parsed terraform itself"

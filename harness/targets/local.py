@@ -51,6 +51,9 @@ class LocalTarget(Target):
     def faults(self) -> FaultInjector:
         return self.local.gateway.faults
 
+    def wire_writes(self, text: str) -> list:
+        return self.local.gateway.wire.mentioning(text)
+
     @contextmanager
     def fault(self, **rule):
         added = self.faults.add(FaultRule(**rule))

@@ -280,7 +280,8 @@ def build_report(facts: RunFacts) -> Report:
     data = {
         "verdict": verdict,
         "headline": headline,
-        "target": target_name,
+        "target": facts.target.get("name", "local"),
+        "target_label": target_name,
         "target_details": facts.target,
         "rollout_step": facts.rollout_step,
         "code": facts.code,
@@ -310,7 +311,8 @@ def build_report(facts: RunFacts) -> Report:
     }
     data = json.loads(redact(json.dumps(data, default=str)))
     return Report(verdict=verdict, headline=redact(headline), failure_lines=failure_lines + missing_lines,
-                  markdown=markdown, data=data, stamp=stamp, target_name=target_name)
+                  markdown=markdown, data=data, stamp=stamp,
+                  target_name=facts.target.get("name", "local") + ("-emulated" if facts.target.get("emulated") else ""))
 
 
 def _no_go_reason(facts: RunFacts, failing: list[StepFacts], last: str, nothing_ran: bool) -> str:

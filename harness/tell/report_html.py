@@ -143,7 +143,8 @@ def context(data: dict) -> dict:
     details = data.get("target_details") or {}
     return {
         "verdict": verdict, "go": verdict == "GO", "headline": str(data.get("headline", "")),
-        "rollout_step": data.get("rollout_step", "?"), "target": data.get("target", "?"),
+        "rollout_step": data.get("rollout_step", "?"), "target": data.get("target_label") or data.get("target", "?"),
+        "emulated": data.get("emulated"),
         "started": data.get("started", ""), "finished": data.get("finished", ""),
         "code": code, "code_rows": code_rows, "steps": steps, "failures": failures, "reasons": reasons,
         "collection_errors": data.get("collection_errors") or [], "ledger_gap": _lines(data.get("ledger_gap")),
