@@ -44,6 +44,14 @@ DEFECTS = {
         "video_processor/jobs.py", '            "ConditionExpression": condition,\n', "",
         ["--phase", "4B", "--no-gate", "-k", "released_together"], "4B",
         "test_two_deliveries_released_together_write_as_one"),
+    "uploads_in_threads_it_never_joins": (   # fire-and-forget: frozen after the return, as on AWS
+        "video_processor/cutter.py", "        size = upload_file(s3, path, bucket, key)\n",
+        "        data = open(path, 'rb').read()\n"
+        "        __import__('threading').Thread(target=lambda k=key, d=data: s3.put_object(Bucket=bucket, Key=k, "
+        "Body=d), daemon=True).start()\n"
+        "        size = len(data)\n",
+        ["--phase", "4A", "--no-gate", "-k", "standard_720p or tier_10mb"], "4A",
+        "test_every_fixture_through_the_shipped_processor_ends_as_the_manifest_says"),
     "no_key_validation": (
         "video_processor/events.py", "    if not value.startswith(UPLOADS_PREFIX):", "    if False:",
         ["--phase", "4B", "--no-gate", "-k", "invalid_s3_key or fuzzed_processor"], "4B",

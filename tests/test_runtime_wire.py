@@ -14,7 +14,14 @@ from botocore.config import Config
 
 from harness.runtime import InvokeResult, LambdaRuntime, TooManyRequests
 from harness.runtime.testing import make_spec, write_package
-from harness.runtime.wire import invoke_response, not_found_response, throttle_response
+from harness.runtime.wire import (
+    MAX_ASYNC_EVENT,
+    MAX_SYNC_REQUEST,
+    invoke_response,
+    not_found_response,
+    payload_problem,
+    throttle_response,
+)
 
 APP = """
 def handler(event, context):
@@ -62,8 +69,11 @@ def endpoint(tmp_path: Path) -> Iterator[str]:
             name = self.path.split("/functions/")[1].split("/")[0]
             payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             spec = specs.get(name)
+            refused = payload_problem(payload, self.headers.get("X-Amz-Invocation-Type", "RequestResponse"))
             if spec is None:
                 status, headers, body = not_found_response(name)
+            elif refused is not None:         # as harness.local.lambda_service answers
+                status, headers, body = refused
             else:
                 try:
                     result = runtime.invoke(spec, payload,
@@ -116,3 +126,19 @@ def test_boto3_reads_results_and_errors(endpoint: str) -> None:
     with pytest.raises(lam.exceptions.ResourceNotFoundException) as nf:
         lam.invoke(FunctionName="ghost", Payload=b"{}")
     assert "Function not found" in nf.value.response["Error"]["Message"]
+
+
+def test_payloads_past_lambdas_limits_are_refused_as_aws_refuses_them(endpoint: str) -> None:
+    """6 MB for a synchronous request, 1 MB for an asynchronous event, and a JSON body."""
+    lam = _client(endpoint)
+    big_event = b'{"x": "' + b"a" * (MAX_ASYNC_EVENT + 100 * 1024) + b'"}'       # 1.1 MB
+    with pytest.raises(lam.exceptions.RequestTooLargeException) as exc:
+        lam.invoke(FunctionName="echo", Payload=big_event, InvocationType="Event")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert json.loads(lam.invoke(FunctionName="echo", Payload=big_event)["Payload"].read())["echo"]["x"][:3] == "aaa"
+    too_big = b'{"x": "' + b"a" * MAX_SYNC_REQUEST + b'"}'
+    with pytest.raises(lam.exceptions.RequestTooLargeException):
+        lam.invoke(FunctionName="echo", Payload=too_big)
+    with pytest.raises(lam.exceptions.InvalidRequestContentException):
+        lam.invoke(FunctionName="echo", Payload=b"not json")
+    assert payload_problem(b"", "Event") is None and payload_problem(b'{"a": 1}', "RequestResponse") is None

@@ -120,14 +120,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve(gw, req, split, headers, body)
         finally:
             if traced:
-                text = body.decode("utf-8", "replace")[:20000]
-                resource = (req.key or "") if req.service == "s3" and req.operation != "DeleteObjects" else text
+                if req.service == "s3" and req.operation != "DeleteObjects":
+                    resource = req.key or ""      # never decode an object's bytes: a segment is megabytes
+                else:
+                    resource = body[:20000].decode("utf-8", "replace")
                 gw.wire.add(wire.entry(req.service, req.operation, resource, self._status, self._error_body,
                                        caller))
 
     def _caller(self, req) -> dict | None:
-        runtime = getattr(self.gw.lambda_service, "runtime", None)
-        return runtime.caller(req.session_token) if runtime is not None else None
+        caller = getattr(getattr(self.gw.lambda_service, "runtime", None), "caller", None)
+        return caller(req.session_token) if caller is not None else None
 
     def _serve(self, gw, req, split, headers: dict, body: bytes) -> None:
         try:

@@ -23,7 +23,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from harness.runtime import FunctionSpec, LambdaRuntime, TooManyRequests
-from harness.runtime.wire import invoke_response, not_found_response, throttle_response
+from harness.runtime.wire import invoke_response, not_found_response, payload_problem, throttle_response
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 _CREATE = re.compile(r"^/2015-03-31/functions/?$")
@@ -220,6 +220,9 @@ class LambdaService:
             return not_found_response(short, region=self.region)
         if invocation_type == "DryRun":
             return 204, {"x-amzn-RequestId": "dryrun"}, b""
+        refused = payload_problem(body, invocation_type)
+        if refused is not None:
+            return refused
         try:
             result = self.runtime.invoke(spec, body, invocation_type=invocation_type, log_type=log_type,
                                          refresh=lambda: self.spec_for(short))

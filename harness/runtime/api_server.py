@@ -132,6 +132,7 @@ class RuntimeApiServer:
         self._lock = threading.Lock()
         self.current: Invocation | None = None
         self.ready = threading.Event()          # first /next seen: init finished
+        self.waiting = threading.Event()        # the runtime is asking for its next event (freeze now)
         self.ready_at: float | None = None
         self.init_error: bytes | None = None
         self.init_error_type: str | None = None
@@ -165,6 +166,7 @@ class RuntimeApiServer:
 
     def next_invocation(self) -> Invocation | None:
         """Block until an invocation is submitted (bounded by close())."""
+        self.waiting.set()
         while not self._closed.is_set():
             try:
                 inv = self._queue.get(timeout=0.2)
@@ -174,6 +176,7 @@ class RuntimeApiServer:
                 inv.deadline_ms = int((time.time() + inv.timeout_s) * 1000)
                 inv.handed_out_at = time.monotonic()
                 self.current = inv
+            self.waiting.clear()
             inv.handed_out.set()
             return inv
         return None

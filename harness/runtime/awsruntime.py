@@ -188,9 +188,11 @@ def aws_environment(*, runtime: str, handler: str, name: str, memory_mb: int, re
 
     Reserved and runtime-set variables, with the python3.11 base image's values:
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html and
-    aws/aws-lambda-base-images Dockerfile.python3.11. Nothing of the harness's.
+    aws/aws-lambda-base-images Dockerfile.python3.11. Nothing of the harness's. A function's own value of
+    a variable AWS sets but does not reserve (PATH, LD_LIBRARY_PATH, LANG, TZ, PYTHONPATH, the X-Ray
+    variables) is kept, as AWS keeps it; reserved ones never reach the function from its configuration.
     """
-    env = {k: str(v) for k, v in function_env.items() if k not in RESERVED_ENV}
+    env: dict[str, str] = {}
     env.update({
         "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
         "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
@@ -215,6 +217,11 @@ def aws_environment(*, runtime: str, handler: str, name: str, memory_mb: int, re
         "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
         "_AWS_XRAY_DAEMON_PORT": "2000",
     })
+    env.update({k: str(v) for k, v in function_env.items() if k not in RESERVED_ENV})
+    if "LD_LIBRARY_PATH" in function_env and "/var/lang/lib" not in env["LD_LIBRARY_PATH"].split(":"):
+        # the host's CPython, mounted at /var/lang, finds its libpython only there (AWS's is linked to
+        # find it anyway): appended, so the function's own directories still come first
+        env["LD_LIBRARY_PATH"] += ":/var/lang/lib"
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         if key in credentials:
             env[key] = credentials[key]

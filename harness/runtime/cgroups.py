@@ -7,6 +7,10 @@ unified group), whichever the host mounts. The runtime process joins the group
 before it execs the interpreter, so everything the function starts (ffmpeg) is
 counted and limited with it.
 
+Between invocations the group is frozen (v1 ``freezer`` hierarchy, v2 ``cgroup.freeze``), as
+AWS freezes an execution environment once its runtime asks for the next event: threads and
+children the handler left running stop until the next invoke, which may never come.
+
 The kernel's counters replace polling: ``memory.max_usage_in_bytes`` (v1) or
 ``memory.peak`` (v2) is the peak, and the ``oom_kill`` counter says the kernel
 killed a process of the group for going over the limit.
@@ -68,13 +72,33 @@ class Cgroup:
     def __init__(self, name: str, ver: int, root: Path = ROOT) -> None:
         self.name = name
         self.version = ver
+        self.freezer: Path | None = None
+        self.pids_dir: Path | None = None
         if ver == 1:
             self.memory = root / "memory" / GROUP / name
             self.cpu = root / "cpu" / GROUP / name
             self.dirs = [self.memory, self.cpu]
+            if (root / "pids" / "cgroup.procs").exists():
+                self.pids_dir = root / "pids" / GROUP / name
+                self.dirs.append(self.pids_dir)
+            if (root / "freezer" / "tasks").exists() or (root / "freezer" / "cgroup.procs").exists():
+                self.freezer = root / "freezer" / GROUP / name
+                self.dirs.append(self.freezer)
         else:
             self.memory = self.cpu = root / GROUP / name
             self.dirs = [self.memory]
+            self.freezer = self.memory          # cgroup.freeze lives in every non-root v2 group
+            controllers = root / "cgroup.controllers"
+            if controllers.exists() and "pids" in controllers.read_text().split():
+                self.pids_dir = self.memory
+        self.frozen = False
+
+    def set_pids_max(self, count: int) -> bool:
+        """At most `count` processes and threads in the group; False where no pids controller exists."""
+        if self.pids_dir is None or not (self.pids_dir / "pids.max").exists():
+            return False
+        _write(self.pids_dir / "pids.max", str(count))
+        return True
 
     @classmethod
     def create(cls, name: str, memory_mb: int, *, root: Path = ROOT) -> Cgroup:
@@ -86,7 +110,7 @@ class Cgroup:
             if ver == 2:
                 parent = root / GROUP
                 parent.mkdir(exist_ok=True)
-                _write(parent / "cgroup.subtree_control", "+memory +cpu")
+                _write(parent / "cgroup.subtree_control", "+memory +cpu" + (" +pids" if cg.pids_dir else ""))
             for d in cg.dirs:
                 d.mkdir(parents=True, exist_ok=True)
             limit = str(int(memory_mb) * 1024 * 1024)
@@ -116,6 +140,36 @@ class Cgroup:
             _write(self.cpu / "cpu.cfs_quota_us", str(quota))
         else:
             _write(self.cpu / "cpu.max", f"{'max' if quota < 0 else quota} {CFS_PERIOD_US}")
+
+    @property
+    def can_freeze(self) -> bool:
+        if self.freezer is None:
+            return False
+        return (self.freezer / ("freezer.state" if self.version == 1 else "cgroup.freeze")).exists()
+
+    def freeze(self, timeout: float = 2.0) -> bool:
+        """Stop every process of the group; True once the kernel says the group is frozen."""
+        if not self.can_freeze:
+            return False
+        if self.version == 1:
+            _write(self.freezer / "freezer.state", "FROZEN")
+            state = lambda: (self.freezer / "freezer.state").read_text().strip() == "FROZEN"
+        else:
+            _write(self.freezer / "cgroup.freeze", "1")
+            state = lambda: _read_key(self.freezer / "cgroup.events", "frozen") == 1
+        end = time.monotonic() + timeout
+        while not state():
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.002)
+        self.frozen = True
+        return True
+
+    def thaw(self) -> None:
+        if self.can_freeze and self.frozen:
+            _write(self.freezer / ("freezer.state" if self.version == 1 else "cgroup.freeze"),
+                   "THAWED" if self.version == 1 else "0")
+            self.frozen = False
 
     def peak_bytes(self) -> int:
         if self.version == 1:
@@ -156,6 +210,14 @@ class Cgroup:
                     if e.errno != errno.EBUSY or time.monotonic() > end:
                         break
                     time.sleep(0.02)
+
+
+def freezer_available(root: Path = ROOT) -> bool:
+    """Whether instances can be frozen between invocations on this host."""
+    ver = version(root)
+    if ver == 1:
+        return (root / "freezer" / "freezer.state").exists() or (root / "freezer" / "tasks").exists()
+    return ver == 2
 
 
 def vcpus_for(memory_mb: int) -> float:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 KERNEL, SERVICE, POLLING, NONE = "kernel", "service", "polling", "not enforced"
 # Rows the kernel enforces on a capable host; anything less there is reduced fidelity.
 KERNEL_ROWS = ("package and layer paths", "read-only code", "interpreter and dependencies", "memory",
-               "CPU", "/tmp", "process isolation", "environment")
+               "CPU", "/tmp", "process isolation", "environment", "freeze between invocations", "ulimits")
 
 
 def _row(behaviour: str, enforced: str, how: str) -> dict:
@@ -45,8 +45,23 @@ def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: flo
             out.append(_row("CPU", NONE, "--cpu-scaling off: the function gets every host core"))
         out.append(_row("process isolation", KERNEL,
                         "PID namespace: the tree dies with the instance"))
+        from harness.runtime.cgroups import freezer_available
+
+        out.append(_row("ulimits", KERNEL, "nofile 1024 (rlimit of the runtime process); processes and threads "
+                        "1024 per instance (pids cgroup), as Lambda's execution environment"))
+
+        if freezer_available():
+            out.append(_row("freeze between invocations", KERNEL,
+                            f"freezer cgroup (v{capability.cgroup_version}): frozen once the runtime asks for "
+                            "its next event, thawed when one is handed over; threads and children the handler "
+                            "left running stop"))
+        else:
+            out.append(_row("freeze between invocations", NONE, "no freezer cgroup on this host: what a handler "
+                            "leaves running keeps running between invocations"))
         out.append(_row("environment", KERNEL,
-                        "exactly AWS's variables plus terraform's; SDK endpoint from ~/.aws/config"))
+                        "exactly AWS's variables plus terraform's (which keep their own TZ, LANG, PATH, PYTHONPATH, "
+                        "X-Ray values; LD_LIBRARY_PATH gets /var/lang/lib appended for the host's libpython); "
+                        "SDK endpoint from ~/.aws/config"))
     else:
         out.append(_row("package and layer paths", NONE, f"host directories, FFMPEG_PATH injected ({why})"))
         out.append(_row("read-only code", NONE, f"code directory writable, runs as the harness's user ({why})"))
@@ -56,6 +71,8 @@ def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: flo
                         f"plus each process's peak ({why})"))
         out.append(_row("CPU", NONE, f"every host core ({why})"))
         out.append(_row("process isolation", POLLING, f"process group killed; no PID namespace ({why})"))
+        out.append(_row("freeze between invocations", NONE, f"instances idle live between invocations ({why})"))
+        out.append(_row("ulimits", NONE, f"the harness's own limits ({why})"))
         out.append(_row("environment", NONE, f"AWS's variables plus AWS_ENDPOINT_URL, TMPDIR, HOME, "
                         f"FFMPEG_PATH ({why})"))
     if storage_mode == "tmpfs":
@@ -65,6 +82,9 @@ def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: flo
     out.append(_row("timeout", SERVICE, "the service kills the instance's tree at Timeout after handoff"))
     out.append(_row("concurrency", SERVICE, "reserved concurrency: sync 429, async events queue"))
     out.append(_row("async retries", SERVICE, "2 retries with the same request id"))
+    out.append(_row("payload limits", SERVICE, "6 MB synchronous request and response, 1 MB asynchronous event, "
+                    "JSON bodies: refused with AWS's 413 RequestTooLargeException / 400 "
+                    "InvalidRequestContentException"))
     out.append(_row("operating system", NONE, "the host's glibc and kernel, not Amazon Linux "
                     "(1A checks the layer binary's glibc needs instead)"))
     return out

@@ -48,6 +48,7 @@ def utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+FREEZE_WAIT_S = 1.0              # how long the runtime may take to ask for its next event before the freeze
 _ATTEMPTS = itertools.count(1)   # one number per attempt, across instances: what the wire log tells apart
 
 
@@ -107,6 +108,8 @@ class Instance:
         self._mounted = False
         self.invocations = 0
         self.current: tuple[str, int] | None = None    # (request id, attempt number) of the running invocation
+        self.freeze_between = True      # freeze the sandbox between invocations (the runtime may turn it off)
+        self.frozen = False
         self.peak_mem = 0
         self.peak_tmp = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -212,6 +215,8 @@ class Instance:
         threading.Thread(target=self._reader, name=f"lambda-log-{self.id}", daemon=True).start()
 
     def kill(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.thaw()         # a frozen tree would hold its SIGKILL until thawed
         if self.proc is not None and self.proc.poll() is None:
             limits.kill_tree(self.proc.pid)
             try:
@@ -359,6 +364,8 @@ class Instance:
             return self._finish_init_error(inv, wall0, init_ms)
         self._emit(f"START RequestId: {request_id} Version: $LATEST")
         self.current = (request_id, next(_ATTEMPTS))
+        if self.sandbox is not None:
+            self.sandbox.thaw()         # frozen since the last invocation: an event is handed over
         if violation is None:
             self.server.submit(inv)
             violation = self._watch(inv.handed_out, time.monotonic() + HANDOFF_TIMEOUT_S)
@@ -373,6 +380,11 @@ class Instance:
             throttled_ms = max(0, self.sandbox.throttled_us() - throttled0) / 1000
         if violation is not None:
             self.kill()
+        elif self.sandbox is not None and self.freeze_between:
+            # AWS freezes the environment once the runtime asks for the next event: what the handler
+            # left running (threads, children) stops until the next invoke
+            self.server.waiting.wait(FREEZE_WAIT_S)
+            self.frozen = self.sandbox.freeze()
         self._drain()
 
         duration_ms = (t1 - t0) * 1000

@@ -105,7 +105,16 @@ def plan(*, code_dir: Path, opt_dir: Path | None, tmp_dir: Path, files: dict[str
         "gid": awsruntime.SANDBOX_GID if unprivileged else None,
         "argv": [f"{awsruntime.LANG_DIR}/bin/{py}", f"{awsruntime.RUNTIME_DIR}/bootstrap.py", handler],
         "env": dict(environment),
+        "rlimits": {"NOFILE": NOFILE},
     }
+
+
+# Lambda's execution environment: "File descriptors: 1,024", "Execution processes/threads: 1,024"
+# (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). nofile is a per-process rlimit;
+# processes/threads are counted per instance by its pids cgroup (an rlimit would count per uid, and
+# every instance here runs as the same sandbox user).
+NOFILE = 1024
+PIDS_MAX = 1024
 
 
 def command(plan_path: Path) -> list[str]:
@@ -196,6 +205,10 @@ class Sandbox:
         """Create the cgroup, lay out the files and start the init; the caller reads stdout."""
         self.cgroup = cgroups.Cgroup.create(self.dir.name, self.memory_mb)
         self._oom_base = self.cgroup.oom_kills()
+        try:
+            self.cgroup.set_pids_max(PIDS_MAX)
+        except cgroups.CgroupError as e:
+            log.warning("process limit not applied: %s", e)
         if self.settings.cpu_scaling:
             self.cgroup.set_cpu(cgroups.init_vcpus_for(self.memory_mb))
         files = instance_files(self.dir, self.settings.endpoint_url)
@@ -224,8 +237,26 @@ class Sandbox:
     def oom_killed(self) -> bool:
         return self.cgroup is not None and self.cgroup.oom_kills() > self._oom_base
 
+    def freeze(self) -> bool:
+        """Freeze the instance between invocations, as AWS does; False where it could not."""
+        if self.cgroup is None:
+            return False
+        try:
+            return self.cgroup.freeze()
+        except cgroups.CgroupError as e:
+            log.warning("instance not frozen: %s", e)
+            return False
+
+    def thaw(self) -> None:
+        if self.cgroup is not None:
+            try:
+                self.cgroup.thaw()
+            except cgroups.CgroupError as e:
+                log.warning("instance not thawed: %s", e)
+
     def kill(self) -> None:
         """SIGKILL whatever is left in the group (the PID namespace normally took it already)."""
+        self.thaw()                 # a frozen task holds a SIGKILL pending until it is thawed
         if self.cgroup is not None:
             for pid in self.cgroup.pids():
                 try:

@@ -23,6 +23,7 @@ exits 121, so the harness can tell a broken sandbox from a crashing function.
 import ctypes
 import json
 import os
+import resource
 import signal
 import sys
 
@@ -97,6 +98,9 @@ def build_root(plan):
 def exec_runtime(plan, cgroup_fds):
     for fd in cgroup_fds:
         os.write(fd, str(os.getpid()).encode())
+    for name, value in (plan.get("rlimits") or {}).items():     # AWS's ulimits (nofile 1024)
+        limit = getattr(resource, "RLIMIT_" + name)
+        resource.setrlimit(limit, (value, value))
     uid, gid = plan["uid"], plan["gid"]
     if uid is not None:
         os.setgroups([])

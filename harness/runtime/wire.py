@@ -51,3 +51,28 @@ def not_found_response(name: str, *, region: str = "us-east-1", account_id: str 
         "Message": f"Function not found: {arn}",
         "__type": "ResourceNotFoundException",
     }, request_id)
+
+
+# Invoke payload limits: 6 MB for a synchronous request (and its response, harness.runtime.instance),
+# 1 MB for an asynchronous event (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+MAX_SYNC_REQUEST = 6 * 1024 * 1024
+MAX_ASYNC_EVENT = 1024 * 1024
+
+
+def payload_problem(body: bytes, invocation_type: str) -> tuple[int, dict[str, str], bytes] | None:
+    """AWS's answer to an Invoke whose payload it refuses (too large, or not JSON); None when it is fine."""
+    import json
+
+    limit = MAX_ASYNC_EVENT if invocation_type == "Event" else MAX_SYNC_REQUEST
+    if len(body or b"") > limit:
+        return _error(413, "RequestTooLargeException", {
+            "Type": "User", "__type": "RequestTooLargeException",
+            "message": f"Request must be smaller than {limit} bytes for the InvokeFunction operation"}, None)
+    if body and body.strip():
+        try:
+            json.loads(body)
+        except ValueError as e:
+            return _error(400, "InvalidRequestContentException", {
+                "Type": "User", "__type": "InvalidRequestContentException",
+                "message": f"Could not parse request body into json: {e}"}, None)
+    return None
