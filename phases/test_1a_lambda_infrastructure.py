@@ -50,6 +50,26 @@ def test_layer_fits_every_runtime_that_uses_it(target, evidence) -> None:
     _assert_findings(findings, evidence)
 
 
+@pytest.mark.contract("I2", "V1")
+def test_native_code_in_the_package_and_layers_fits_each_declared_runtime(target, evidence) -> None:
+    """Every ELF file of the zip and of the layers, not only ffmpeg: the highest GLIBC_x.y it needs and each
+    DT_NEEDED library, against the runtime's OS (harness.stack.native). A wheel installed for the host
+    instead of manylinux2014 is the most common Lambda packaging failure."""
+    from harness.stack import native
+
+    members = native.elf_members(target.package().path, "package")
+    layer_members = native.elf_members(target.layer().path, "layer ffmpeg")
+    problems, judged = [], 0
+    for fn in target.stack.enabled_functions:
+        found = members + (layer_members if fn.layers else [])
+        judged = max(judged, len(found))
+        problems += [p.line for p in native.judge(found, fn.runtime)]
+    problems = sorted(set(problems))
+    assert not problems, " | ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+    evidence.add("reliable", f"{judged} native file(s) in the package and its layers fit every declared runtime's "
+                             "glibc and libraries")
+
+
 @pytest.mark.contract("I1")
 def test_test_function_has_the_configuration_terraform_declares(target, evidence) -> None:
     declared = target.stack.function(HELLO)

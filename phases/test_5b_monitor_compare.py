@@ -35,7 +35,7 @@ def _billed_gb_s(target, final: dict, memory_mb: int) -> float:
     are keyed by request id, not by job)."""
     records = target.runtime_records([final["job_id"]]) or []
     if records:
-        seconds = sum(math.ceil(r.duration_ms) / 1000 for r in records)
+        seconds = sum(math.ceil(r.duration_ms + (r.init_duration_ms or 0)) / 1000 for r in records)  # init billed
     else:
         seconds = float(final.get("processing_duration_seconds") or 0.0)
     return seconds * memory_mb / 1024

@@ -118,3 +118,37 @@ def test_a_functions_own_unreserved_variables_are_kept_as_aws_keeps_them(rt, tmp
     assert {k: env[k] for k in kept} == kept
     assert env["LD_LIBRARY_PATH"].split(":")[0] == "/opt/mylib"    # first; /var/lang/lib after it for libpython
     assert env["AWS_REGION"] == "us-east-1"           # reserved: never from the function's configuration
+
+
+def test_billed_duration_includes_init_as_aws_bills_it_since_august_2025() -> None:
+    from harness.runtime.instance import billed_ms
+
+    assert billed_ms(812.2, None) == 813
+    assert billed_ms(812.2, 240.5) == 1053           # a cold start: duration + init, rounded up
+    assert billed_ms(0.1, None) == 1
+
+
+OOM = """
+import subprocess, sys
+
+def child(event, context):
+    proc = subprocess.run([sys.executable, "-c", "b = bytearray(600 * 1024 * 1024)\\nfor i in range(0, len(b), 4096): b[i] = 1"])
+    return {"child_exit": proc.returncode}
+
+def itself(event, context):
+    blob = bytearray(600 * 1024 * 1024)
+    for i in range(0, len(blob), 4096):
+        blob[i] = 1
+    return len(blob)
+"""
+
+
+def test_an_oom_kill_of_a_child_is_the_childs_and_of_the_runtime_is_runtime_out_of_memory(rt, tmp_path) -> None:
+    """As on AWS: when the kernel kills a child (ffmpeg) the handler sees its exit -9 and answers; only the
+    runtime process's own death is Runtime.OutOfMemory. 256 MB, a size Lambda allows."""
+    code = tmp_path / "oom"
+    write_package(code, {"app.py": OOM})
+    res = rt.invoke(make_spec(code, "app.child", memory_mb=256, timeout_s=20, name="child"), b"{}")
+    assert res.function_error is None and json.loads(res.payload) == {"child_exit": -9}, res.payload
+    dead = rt.invoke(make_spec(code, "app.itself", memory_mb=256, timeout_s=20, name="itself"), b"{}")
+    assert json.loads(dead.payload)["errorType"] == "Runtime.OutOfMemory", dead.payload

@@ -55,7 +55,7 @@ def rules(config) -> dict:
 def plugins(config) -> list[str]:
     """Every pytest plugin module loaded, with a content hash for those outside the installed packages,
     and every plugin distribution with its version: a `-p` plugin that rewrites outcomes shows here."""
-    prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    prefixes = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
     out = set()
     for _name, plugin in config.pluginmanager.list_name_plugin():
         if not isinstance(plugin, types.ModuleType):
@@ -64,7 +64,9 @@ def plugins(config) -> list[str]:
         if name.startswith("_pytest.") or name == "pytest":
             continue
         path = getattr(plugin, "__file__", None)
-        if path and not str(Path(path).resolve()).startswith(prefixes) and Path(path).is_file():
+        resolved = Path(path).resolve() if path else None
+        installed = resolved is not None and ("site-packages" in resolved.parts or str(resolved).startswith(prefixes))
+        if resolved is not None and not installed and resolved.is_file():
             name += "@" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
         out.add(name)
     for _plugin, dist in config.pluginmanager.list_plugin_distinfo():

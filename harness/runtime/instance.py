@@ -312,6 +312,12 @@ class Instance:
             # the kernel enforces the limit; its counters say whether it had to
             self.peak_mem = max(self.peak_mem, self.sandbox.peak_bytes())
             if self.sandbox.oom_killed():
+                if self._runtime_survives_oom():
+                    # the kernel killed a child (ffmpeg), not the runtime: the handler sees the child's exit
+                    # -9 and carries on, as on AWS; Runtime.OutOfMemory is for the runtime's own death
+                    self.sandbox.rebase_oom()
+                    self._emit_host(f"the kernel OOM-killed a child process of {self.spec.name} (the runtime lives)")
+                    return None
                 return "oom"
             return None
         pid = self.pid
@@ -320,6 +326,18 @@ class Instance:
         if mem > self.spec.memory_mb * limits.MB:
             return "oom"
         return None
+
+    def _runtime_survives_oom(self, grace_s: float = 0.3) -> bool:
+        """After an OOM kill in the group: is the runtime process still alive once the kernel is done?"""
+        end = time.monotonic() + grace_s
+        while time.monotonic() < end:
+            if self.proc is None or self.proc.poll() is not None:
+                return False
+            time.sleep(0.02)
+        return self.proc is not None and self.proc.poll() is None
+
+    def _emit_host(self, text: str) -> None:
+        log.info("%s", text)
 
     def _watch(self, event: threading.Event, deadline: float) -> str | None:
         """Wait for event while enforcing limits: None, or 'timeout'|'oom'|'storage'|'exit'."""
@@ -470,7 +488,7 @@ class Instance:
     def _report(self, rid: str, duration_ms: float, init_ms: float | None, outcome: str,
                 error_type: str | None, violation: str | None) -> str:
         parts = [f"REPORT RequestId: {rid}", f"Duration: {duration_ms:.2f} ms",
-                 f"Billed Duration: {max(1, math.ceil(duration_ms))} ms",
+                 f"Billed Duration: {billed_ms(duration_ms, init_ms)} ms",
                  f"Memory Size: {self.spec.memory_mb} MB",
                  f"Max Memory Used: {math.ceil(self.peak_mem / limits.MB)} MB"]
         if init_ms is not None:
@@ -480,6 +498,13 @@ class Instance:
         elif violation is not None:
             parts += ["Status: error", f"Error Type: {error_type}"]
         return "\t".join(parts)
+
+
+def billed_ms(duration_ms: float, init_ms: float | None) -> int:
+    """What AWS bills for an on-demand invocation: its duration plus the init phase of a cold start,
+    rounded up to the millisecond ("Lambda will begin billing for the INIT phase", effective 2025-08-01:
+    aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/)."""
+    return max(1, math.ceil(duration_ms + (init_ms or 0.0)))
 
 
 # How Lambda words a runtime's death by signal: Go's os/exec ProcessState text, e.g.

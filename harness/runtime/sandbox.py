@@ -237,6 +237,11 @@ class Sandbox:
     def oom_killed(self) -> bool:
         return self.cgroup is not None and self.cgroup.oom_kills() > self._oom_base
 
+    def rebase_oom(self) -> None:
+        """The kills seen so far are accounted for (a child's): only a new one counts from now on."""
+        if self.cgroup is not None:
+            self._oom_base = self.cgroup.oom_kills()
+
     def freeze(self) -> bool:
         """Freeze the instance between invocations, as AWS does; False where it could not."""
         if self.cgroup is None:

@@ -41,10 +41,7 @@ ELF_READER_INSTALL = "pip install 'pyelftools>=0.31,<1' (pyproject.toml declares
 def glibc_needs(path: Path) -> GlibcNeeds:
     """Read the binary's loader needs; CheckNotRun when the ELF reader or the binary is missing."""
     try:
-        from elftools.common.exceptions import ELFError
-        from elftools.elf.dynamic import DynamicSection
-        from elftools.elf.elffile import ELFFile
-        from elftools.elf.gnuversions import GNUVerNeedSection
+        import elftools  # noqa: F401
     except ImportError as exc:
         raise CheckNotRun(f"no ELF reader to read {Path(path).name} ({exc})", ELF_READER_INSTALL,
                           tool="pyelftools") from exc
@@ -52,23 +49,33 @@ def glibc_needs(path: Path) -> GlibcNeeds:
         raise CheckNotRun(f"the ffmpeg binary {path} does not exist",
                           "`make setup` installs the pinned imageio-ffmpeg wheel that holds it, "
                           "or pass --ffmpeg-binary PATH", tool="ffmpeg")
+    with open(path, "rb") as fh:
+        return glibc_needs_of(fh, str(path))
+
+
+def glibc_needs_of(stream, name: str) -> GlibcNeeds:
+    """The loader needs of an ELF file read from a seekable stream (a file, or a member of a zip)."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
     try:
-        with open(path, "rb") as fh:
-            elf = ELFFile(fh)
-            interp = None
-            for seg in elf.iter_segments():
-                if seg.header.p_type == "PT_INTERP":
-                    interp = seg.get_interp_name()
-            libs, versions = [], []
-            for section in elf.iter_sections():
-                if isinstance(section, DynamicSection):
-                    libs += [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
-                if isinstance(section, GNUVerNeedSection):
-                    for verneed, auxs in section.iter_versions():
-                        versions += [aux.name for aux in auxs]
+        elf = ELFFile(stream)
+        interp = None
+        for seg in elf.iter_segments():
+            if seg.header.p_type == "PT_INTERP":
+                interp = seg.get_interp_name()
+        libs, versions = [], []
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                libs += [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+            if isinstance(section, GNUVerNeedSection):
+                for _verneed, auxs in section.iter_versions():
+                    versions += [aux.name for aux in auxs]
     except (ELFError, OSError) as exc:
-        raise ValueError(f"{path} is not a readable ELF binary: {exc}") from exc
-    return GlibcNeeds(str(path), static=interp is None and not libs, interpreter=interp,
+        raise ValueError(f"{name} is not a readable ELF binary: {exc}") from exc
+    return GlibcNeeds(name, static=interp is None and not libs, interpreter=interp,
                       needed_libs=tuple(libs), glibc_versions=tuple(sorted(set(versions))))
 
 
