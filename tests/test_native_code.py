@@ -49,9 +49,9 @@ def _host_library(predicate) -> Path:
             continue
         try:
             found = glibc_needs(path)
-        except Exception:
-            continue
-        if predicate(found):
+        except ValueError:          # not an ELF file the reader can parse: not a candidate
+            found = None
+        if found is not None and predicate(found):
             return path
     raise AssertionError(f"no shared library under {HOST_LIBS} fits the planted defect")
 

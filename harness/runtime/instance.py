@@ -327,14 +327,20 @@ class Instance:
             return "oom"
         return None
 
-    def _runtime_survives_oom(self, grace_s: float = 0.3) -> bool:
-        """After an OOM kill in the group: is the runtime process still alive once the kernel is done?"""
+    def _runtime_survives_oom(self, grace_s: float = 1.0) -> bool:
+        """After an OOM kill in the group: is the runtime process (the one running bootstrap.py) alive?
+        A killed runtime is gone, or a zombie, within the grace; a child's kill leaves it running."""
+
         end = time.monotonic() + grace_s
-        while time.monotonic() < end:
+        while True:
             if self.proc is None or self.proc.poll() is not None:
                 return False
+            runtime = [pid for pid in self.pids() if _is_runtime(pid)]
+            if not runtime:
+                return False
+            if time.monotonic() >= end:
+                return True
             time.sleep(0.02)
-        return self.proc is not None and self.proc.poll() is None
 
     def _emit_host(self, text: str) -> None:
         log.info("%s", text)
@@ -498,6 +504,17 @@ class Instance:
         elif violation is not None:
             parts += ["Status: error", f"Error Type: {error_type}"]
         return "\t".join(parts)
+
+
+def _is_runtime(pid: int) -> bool:
+    """Whether pid is a live (not zombie) process running the runtime's bootstrap."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and any("bootstrap.py" in part for part in proc.cmdline())
+    except psutil.Error:
+        return False
 
 
 def billed_ms(duration_ms: float, init_ms: float | None) -> int:
