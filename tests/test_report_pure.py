@@ -157,3 +157,16 @@ def test_an_interrupted_run_is_no_go_and_blames_no_step() -> None:
     assert report.verdict == "NO-GO"
     assert "run interrupted at phases/test_1b_x.py::test_y[local] (SIGTERM)" in report.headline
     assert report.data["failures"] == []
+
+
+def test_the_json_says_its_schema_version_and_files_are_readable_by_everyone(tmp_path) -> None:
+    import stat
+
+    from harness.tell.report import SCHEMA_VERSION
+    from harness.tell.report_writer import write_report
+
+    report = build_report(facts([step("1A")]))
+    assert report.data["schema_version"] == SCHEMA_VERSION
+    paths = write_report(report, tmp_path)
+    for path in (*paths, tmp_path / "latest.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

@@ -345,3 +345,41 @@ def test_aws_drift_compares_the_applied_digest_with_the_checkout(tmp_path: Path)
     fake.outputs = {}
     drift, why = AwsTarget.terraform_drift(fake, "x")
     assert drift is None and "no config_sha256 output" in why
+
+
+LATE_LOGS = '''
+import time
+import pytest
+
+LATE = {"after_reads": None}
+
+class FakeTarget:
+    """A function that logs a timeout after its last test's own scan: the line is there from the read
+    after the test's teardown read on (an async retry landing late)."""
+    name = "local"
+    reads = 0
+    def identity(self):
+        return {"name": "local"}
+    def sigv2_requests(self):
+        return []
+    def function_logs(self, name=None):
+        self.reads += 1
+        late = LATE["after_reads"] is not None and self.reads > LATE["after_reads"]
+        return ["Task timed out after 3.00 seconds"] if late else []
+
+@pytest.fixture(scope="session")
+def target():
+    return FakeTarget()
+'''
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["n0", "n2"])
+def test_lines_logged_after_the_last_test_are_scanned_too(project: pytest.Pytester, xdist: bool) -> None:
+    project.makeconftest('pytest_plugins = ["harness.run.plugin", "harness.run.fixtures"]\n' + LATE_LOGS)
+    write(project, {"test_1a_one.py": "from conftest import LATE\n\n"
+                                      "def test_only(target):\n    LATE['after_reads'] = target.reads + 1\n"})
+    result = run(project, "phases", "--phase", "1A", xdist=xdist)
+    assert result.ret != 0, result.stdout.str()
+    data = latest(project)
+    assert data["verdict"] == "NO-GO"
+    assert "1 x lambda_timeout that no test caused on purpose" in data["headline"], data["headline"]

@@ -90,6 +90,13 @@ def run_facts(record, exitstatus: int, ledger_entries: list | None = None) -> Ru
             if d["notices"]:
                 notices["sigv2"] = notices.get("sigv2", 0) + d["notices"].get("sigv2", 0)
                 notices.setdefault("example", d["notices"].get("example"))
+        for trailing_step, entry in record.trailing:
+            if trailing_step != sid:
+                continue
+            for sign, count in (entry.get("warnings") or {}).items():
+                warnings[sign] = warnings.get(sign, 0) + int(count)
+            if entry.get("unscanned"):
+                unscanned.append(entry["unscanned"])
         steps.append(StepFacts(
             id=sid, status=state.status, summary=state.summary(),
             passed=state.count("passed"), failed=state.count("failed"),

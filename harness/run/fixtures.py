@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from harness.plan.steps import step_of_nodeid
 from harness.run.evidence import Evidence
 from harness.run.record import record_of
 
@@ -39,6 +40,38 @@ def target(request: pytest.FixtureRequest):
         yield tgt
     finally:
         tgt.close()
+
+
+TRAILING_OUTPUT = "rollout_trailing"     # xdist workeroutput key: [(step, {"warnings": ...} | {"unscanned": why})]
+
+
+def _scan_trailing_lines(config: pytest.Config, tgt) -> None:
+    """What the functions logged after this process's last phase test (an async retry, a late CloudWatch
+    delivery) is scanned too, as signs of that last test's step: no line falls outside the scan."""
+    from harness.judge.warnings_scan import count_signs
+
+    step, upto = getattr(tgt, "last_step", None), getattr(tgt, "scanned_upto", None)
+    if step is None:
+        return
+    entry: dict
+    try:
+        lines = tgt.function_logs()[upto:] if upto is not None else None
+    except Exception as exc:
+        entry = {"unscanned": f"after the last test: {type(exc).__name__}: {exc}"[:200]}
+    else:
+        if lines is None:
+            entry = {"unscanned": "after the last test: the logs before it were not read"}
+        else:
+            injected = getattr(tgt, "scanned_injects", set())
+            signs = {k: v for k, v in count_signs(lines).items() if v and k not in injected}
+            if not signs:
+                return
+            entry = {"warnings": signs}
+    record = record_of(config)
+    if record is not None:                          # this process writes the report
+        record.trailing.append((step, entry))
+    elif hasattr(config, "workeroutput"):           # an xdist worker: the controller reads it at node down
+        config.workeroutput.setdefault(TRAILING_OUTPUT, []).append((step, entry))
 
 
 @pytest.fixture(autouse=True)
@@ -92,6 +125,10 @@ def _early_warning_signs(request: pytest.FixtureRequest):
     from harness.judge.warnings_scan import count_signs
 
     tgt = request.getfixturevalue("target")
+    if not getattr(tgt, "trailing_scan_registered", False):
+        # on the session, after the target was set up: it runs at session teardown, before the target's own
+        tgt.trailing_scan_registered = True
+        request.session.addfinalizer(lambda: _scan_trailing_lines(request.config, tgt))
     sigv2_before = len(tgt.sigv2_requests() or [])
     try:
         logs = tgt.function_logs()
@@ -118,6 +155,7 @@ def _early_warning_signs(request: pytest.FixtureRequest):
         return
     lines = all_lines[before:]
     tgt.scanned_upto, tgt.scanned_injects = len(all_lines), injected
+    tgt.last_step = step_of_nodeid(request.node.nodeid)
     if request.node.stash.get(_CALL_FAILED, False) and lines:
         # a NO-GO carries the function's own words: the last lines it logged during this test
         request.node.user_properties.append(("log_tail", [line[:400] for line in lines[-LOG_TAIL_LINES:]]))

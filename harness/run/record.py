@@ -87,6 +87,7 @@ class RunRecord:
     last_finished: str | None = None
     session: pytest.Session | None = None
     large_unproven: list = field(default_factory=list)    # --large tests of the selected steps a run without it left
+    trailing: list = field(default_factory=list)          # [(step, entry)]: logs after a process's last test
     _expected: bool = False
 
     def __post_init__(self) -> None:
@@ -104,6 +105,10 @@ class RunRecord:
             self._expected = True
             self._expect(ids)
             gatefile.publish(self.settings.gate_dir, self.gate.snapshot())
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        self.trailing += [tuple(x) for x in getattr(node, "workeroutput", {}).get("rollout_trailing", [])]
 
     # -- collection ------------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:

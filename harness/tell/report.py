@@ -23,6 +23,9 @@ SIGV2_NOTICE = ("Signature Version 2 is deprecated in S3 and refused in every re
                 "Config(signature_version=\"s3v4\")) before moving to another region.")
 
 
+SCHEMA_VERSION = 2     # of reports/*.json: 2 adds weakened, emulated, target_label, args, rules, plugins
+
+
 @dataclass
 class StepFacts:
     id: str
@@ -278,6 +281,7 @@ def build_report(facts: RunFacts) -> Report:
     markdown = redact("\n".join(md) + "\n")
 
     data = {
+        "schema_version": SCHEMA_VERSION,
         "verdict": verdict,
         "headline": headline,
         "target": facts.target.get("name", "local"),

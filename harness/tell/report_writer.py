@@ -10,9 +10,11 @@ from harness.tell.report import Report
 
 
 def atomic_write(path: Path, text: str) -> None:
+    """Write whole or not at all; readable by everyone (0644), as a report is meant to be read."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)        # mkstemp makes 0600
     os.replace(tmp, path)
 
 
