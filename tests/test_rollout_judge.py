@@ -89,3 +89,14 @@ def test_a_decision_with_ten_thousand_jobs_on_record_is_cheap() -> None:
     for _ in range(100):
         judge.decide()
     assert (time.perf_counter() - t0) / 100 < 0.05
+
+
+def test_the_plan_predicts_the_jobs_a_step_needs_before_it_starts() -> None:
+    from harness.judge.rollout import plan
+
+    p = plan(Rules(max_jobs=1000), share=0.5, sims=60)
+    assert p.promote_rate > 0.8 and p.promote_jobs[0] <= p.promote_jobs[1] <= 1000
+    assert p.rollback_jobs[0] <= p.rollback_jobs[1] and p.lambda_jobs_affected <= p.rollback_jobs[1]
+    assert plan(Rules(max_jobs=1000), share=0.5, sims=60) == p          # seeded: the same plan every time
+    with pytest.raises(ValueError, match="share 0"):
+        plan(Rules(), share=0)

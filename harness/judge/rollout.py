@@ -150,3 +150,49 @@ def replay(events: list[tuple[str, bool, float | None]], rules: Rules | None = N
         judge.add(path, ok, seconds)
         out.append(judge.decide())
     return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the judge is expected to need, simulated before a step starts (pure, seeded)."""
+
+    share: float                      # Lambda's share of the jobs at this step
+    promote_jobs: tuple[int, int]     # finished jobs (both paths) to PROMOTE a good version: median, p90
+    promote_rate: float               # of simulated good versions promoted within the budget
+    rollback_jobs: tuple[int, int]    # to ROLLBACK a version failing `bad_failure_rate` more: median, p90
+    lambda_jobs_affected: int         # Lambda jobs of that bad version finished before ROLLBACK (p90)
+
+
+def plan(rules: Rules, *, share: float, failure_rate: float = 0.01, bad_failure_rate: float = 0.10,
+         spread: float = 0.3, sims: int = 200, seed: int = 20261207) -> Plan:
+    """Simulate the step: jobs go to Lambda with probability `share`, fail at `failure_rate` (plus
+    `bad_failure_rate` on Lambda for the bad version), take log-normal durations of sd `spread`."""
+    import random
+
+    if not 0 < share <= 1:
+        raise ValueError(f"share {share!r} must be in (0, 1]")
+
+    def simulate(extra: float, k: int) -> tuple[str, int, int]:
+        rng = random.Random(seed * 1000 + k)
+        judge = Judge(rules)
+        on_lambda = 0
+        for i in range(rules.max_jobs):
+            path = "lambda" if rng.random() < share else "celery"
+            on_lambda += path == "lambda"
+            p = failure_rate + (extra if path == "lambda" else 0.0)
+            judge.add(path, rng.random() >= p, rng.lognormvariate(0.0, spread))
+            d = judge.decide()
+            if d.action != "CONTINUE":
+                return d.action, i + 1, on_lambda
+        return "INCONCLUSIVE", rules.max_jobs, on_lambda
+
+    def quantiles(values: list[int]) -> tuple[int, int]:
+        values = sorted(values) or [rules.max_jobs]
+        return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.9))]
+
+    good = [simulate(0.0, k) for k in range(sims)]
+    bad = [simulate(bad_failure_rate, sims + k) for k in range(sims)]
+    promoted = [n for action, n, _ in good if action == "PROMOTE"]
+    return Plan(share=share, promote_jobs=quantiles(promoted), promote_rate=len(promoted) / sims,
+                rollback_jobs=quantiles([n for action, n, _ in bad if action == "ROLLBACK"]),
+                lambda_jobs_affected=quantiles([lam for action, _, lam in bad if action == "ROLLBACK"])[1])
