@@ -45,7 +45,7 @@ class LambdaRuntime:
                  warm: bool = True, region: str = "us-east-1", poll_interval: float = 0.05,
                  storage: str = "auto", account_id: str = ACCOUNT_ID, isolation: str = "auto",
                  cpu_scaling: bool = True, endpoint_url: str | None = None,
-                 deliver: Callable[[str, bytes], None] | None = None) -> None:
+                 deliver: Callable[[str, bytes], None] | None = None, freeze: bool = True) -> None:
         """extra_env: the role's credentials (AWS_ACCESS_KEY_ID...), which AWS sets too.
         endpoint_url: where the function's SDK calls go (a shared config file in the
         sandbox; AWS_ENDPOINT_URL in the fallback). isolation: auto | kernel | none."""
@@ -54,6 +54,7 @@ class LambdaRuntime:
         self.extra_env = dict(extra_env)
         self.endpoint_url = endpoint_url
         self.cpu_scaling = cpu_scaling
+        self.freeze = freeze            # freeze instances between invocations (off only to measure what it costs)
         self.deliver = deliver          # (destination ARN, record JSON) -> None: the on-failure destination
         self.async_retry_delays = tuple(async_retry_delays)
         self.warm = warm
@@ -405,6 +406,7 @@ class LambdaRuntime:
                                 on_log=lambda line, n=spec.name: self._log(n, line),
                                 isolation=self.isolation,
                                 runtime_env=self.runtime_env(spec.runtime) if self.isolation else None)
+                inst.freeze_between = self.freeze
                 self._instances.add(inst)
                 self._by_token[token] = inst
         for s in stale:
