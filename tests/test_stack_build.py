@@ -63,3 +63,15 @@ def test_a_binary_needing_newer_glibc_is_rejected_for_amazon_linux_2() -> None:
 def test_unknown_runtime_is_an_error() -> None:
     ok, line = runtime_compatibility(glibc_needs(build.ffmpeg_source()), "nodejs20.x")
     assert not ok and "nodejs20.x" in line
+
+
+def test_dependencies_install_for_lambdas_platform_and_the_declared_python() -> None:
+    """As AWS tells Lambda users: manylinux2014 wheels for the runtime's Python, never the host's builds."""
+    from pathlib import Path
+
+    args = build.pip_install_args(Path("req.txt"), Path("out"), "python3.12")
+    assert args[args.index("--platform") + 1] == "manylinux2014_x86_64"
+    assert args[args.index("--python-version") + 1] == "3.12"
+    assert "--only-binary=:all:" in args and "--implementation" in args
+    with pytest.raises(build.BuildError, match="'nodejs20.x'"):
+        build.pip_install_args(Path("req.txt"), Path("out"), "nodejs20.x")

@@ -106,9 +106,23 @@ def _cached_build(out: Path, entries: list[tuple[Path, str]]) -> Artifact:
 
 
 REQUIREMENTS = "requirements.txt"
+DEFAULT_RUNTIME = "python3.11"
+LAMBDA_PLATFORM = "manylinux2014_x86_64"     # glibc 2.17: what AWS tells Lambda users to install for
 
 
-def _vendored_files(src: Path) -> list[tuple[Path, str]]:
+def pip_install_args(req: Path, target: Path, runtime: str) -> list[str]:
+    """pip's arguments to install a package's dependencies as AWS tells Lambda users to: wheels only, for
+    the Lambda platform and the declared runtime's Python, whatever the host is (docs.aws.amazon.com/lambda/
+    latest/dg/python-package.html#python-package-native-libraries)."""
+    version = runtime.removeprefix("python")
+    if not version.replace(".", "").isdigit():
+        raise BuildError(f"runtime {runtime!r} is not a Python runtime like python3.11")
+    return ["install", "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:",
+            "--no-compile", "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
+            "--python-version", version, "--target", str(target), "-r", str(req)]
+
+
+def _vendored_files(src: Path, runtime: str = DEFAULT_RUNTIME) -> list[tuple[Path, str]]:
     """The function's pinned dependencies (src/requirements.txt), installed once per pin set.
 
     pip installs exactly the listed versions (--no-deps: the list is complete, or the import
@@ -126,21 +140,21 @@ def _vendored_files(src: Path) -> list[tuple[Path, str]]:
     import sys
 
     text = req.read_text()
-    key = hashlib.sha256(f"{sys.version_info[:2]}\n{text}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{runtime}\n{LAMBDA_PLATFORM}\n{text}".encode()).hexdigest()[:16]
     deps = BUILD_DIR / "deps" / key
     with FileLock(str(deps) + ".lock"):
         if not (deps / ".complete").exists():
             tmp = deps.with_name(deps.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                                   "--no-deps", "--only-binary=:all:", "--no-compile", "--target", str(tmp),
-                                   "-r", str(req)], capture_output=True, text=True, timeout=900)
+            proc = subprocess.run([sys.executable, "-m", "pip", *pip_install_args(req, tmp, runtime)],
+                                  capture_output=True, text=True, timeout=900)
             if proc.returncode != 0:
                 raise BuildError(f"installing {req} for the package failed: "
                                  + " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:]))
             shutil.rmtree(tmp / "bin", ignore_errors=True)
-            compileall.compile_dir(str(tmp), quiet=1, workers=1,
-                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+            if runtime == f"python{sys.version_info.major}.{sys.version_info.minor}":   # pycs of this Python only
+                compileall.compile_dir(str(tmp), quiet=1, workers=1,
+                                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
             shutil.rmtree(deps, ignore_errors=True)
             os.replace(tmp, deps)
             (deps / ".complete").write_text(text)
@@ -155,8 +169,9 @@ def _vendored_files(src: Path) -> list[tuple[Path, str]]:
     return files
 
 
-def build_package(src: Path = PACKAGE_SRC, out: Path | None = None, *, cache: bool = True) -> Artifact:
-    entries = [e for e in _package_files(src) if e[1] != REQUIREMENTS] + _vendored_files(src)
+def build_package(src: Path = PACKAGE_SRC, out: Path | None = None, *, cache: bool = True,
+                  runtime: str = DEFAULT_RUNTIME) -> Artifact:
+    entries = [e for e in _package_files(src) if e[1] != REQUIREMENTS] + _vendored_files(src, runtime)
     if not entries:
         raise BuildError(f"{src} holds no files to package")
     out = out or BUILD_DIR / "function.zip"

@@ -6,6 +6,7 @@ collected for aws.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -102,7 +103,15 @@ class Sources:
     def package(self):
         from harness.stack import build
 
-        return build.build_package(self.lambda_src, self.build_dir / "function.zip")
+        return build.build_package(self.lambda_src, self.build_dir / "function.zip", runtime=self.runtime())
+
+    @functools.cache  # noqa: B019  (one Sources per run: the stack's runtime does not change during it)
+    def runtime(self) -> str:
+        """The one runtime terraform declares for the package's functions (the default when they differ)."""
+        from harness.stack import build
+
+        runtimes = {fn.runtime for fn in self.load_stack().functions.values() if fn.runtime}
+        return next(iter(runtimes)) if len(runtimes) == 1 else build.DEFAULT_RUNTIME
 
     def code_identity(self) -> dict:
         """What this run validates, for the ledger: package, layer, terraform and backend hashes."""
