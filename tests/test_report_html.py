@@ -8,7 +8,7 @@ from pathlib import Path
 from markupsafe import escape
 
 from harness.cli import main as cli_main
-from harness.plan.catalogue import BY_ID, STEP_IDS
+from harness.plan.catalogue import STEP_IDS, rollback_commands
 from harness.tell import ledger, report_charts, report_writer
 from harness.tell.ledger_html import render_ledger_html
 from harness.tell.report import RunFacts, StepFacts, build_report
@@ -85,8 +85,9 @@ def test_go_page_shows_verdict_all_steps_passed_charts_and_rollback() -> None:
     assert html.count("<svg ") == 3 and NO_DATA not in html
     assert "Lambda/Celery workload ratio 1.09 (95% CI 1.02-1.15), p = 0.04" in html
     assert "peak concurrency 5, within the reserved limit of 5" in html
-    for cmd in BY_ID["2A"].rollback:
+    for cmd in rollback_commands("2A", data["target_details"].get("workspace")):
         assert f'data-copy="{escape(cmd)}"' in html
+    assert "{workspace}" not in html and "main-simple" not in html
     assert "the service kills the tree at Timeout" in html and CODE["package_sha256"] in html
     assert "Is it reliable?" in html and "2A did what it should" in html and "2A seconds" in html
 

@@ -170,3 +170,13 @@ def test_the_json_says_its_schema_version_and_files_are_readable_by_everyone(tmp
     paths = write_report(report, tmp_path)
     for path in (*paths, tmp_path / "latest.json"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+def test_rollback_commands_name_the_runs_own_workspace() -> None:
+    from harness.plan.catalogue import rollback_commands
+
+    report = build_report(facts([step("1A")], target={"name": "local", "workspace": "staging"}))
+    assert "terraform workspace select staging && terraform destroy" in report.markdown
+    assert "main-simple" not in report.markdown and "{workspace}" not in report.markdown
+    assert rollback_commands("2A", None)[0].startswith("terraform workspace select default && ")
+    assert rollback_commands("2A", "my ws")[0].startswith("terraform workspace select 'my ws' && ")

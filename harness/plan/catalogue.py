@@ -7,10 +7,18 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+WORKSPACE = "{workspace}"       # filled with the run's own terraform workspace (rollback_commands)
+
 
 def destroy(address: str) -> str:
     """The command that undoes one resource; the address is quoted so a shell keeps ["key"] intact."""
-    return f"terraform workspace select main-simple && terraform destroy -target={shlex.quote(address)}"
+    return f"terraform workspace select {WORKSPACE} && terraform destroy -target={shlex.quote(address)}"
+
+
+def rollback_commands(step_id: str, workspace: str | None) -> list[str]:
+    """A step's rollback, in the terraform workspace the run validated ('default' when it named none)."""
+    ws = shlex.quote(workspace or "default")
+    return [cmd.replace(WORKSPACE, ws) for cmd in BY_ID[step_id].rollback]
 
 
 def destroy_test_function(key: str) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from tabulate import tabulate
 
-from harness.plan.catalogue import BY_ID, NOT_CHECKED, QUESTION_KEYS, QUESTIONS
+from harness.plan.catalogue import BY_ID, NOT_CHECKED, QUESTION_KEYS, QUESTIONS, rollback_commands
 from harness.tell.redact import redact, redact_mapping
 
 # Why SigV2 is worth a notice but not a NO-GO on its own: "Amazon S3 supports only AWS Signature
@@ -276,7 +276,8 @@ def build_report(facts: RunFacts) -> Report:
                                headers=["metric", "value"], tablefmt="github"))
         md.append("")
         md.append("Rollback:")
-        md.extend(f"- `{cmd}`" if cmd.startswith("terraform ") else f"- {cmd}" for cmd in step.rollback)
+        md.extend(f"- `{cmd}`" if cmd.startswith("terraform ") else f"- {cmd}"
+                  for cmd in rollback_commands(s.id, facts.target.get("workspace")))
         md.append("")
     markdown = redact("\n".join(md) + "\n")
 

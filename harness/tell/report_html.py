@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from harness.plan.catalogue import BY_ID, QUESTION_KEYS, QUESTIONS, STEP_IDS
+from harness.plan.catalogue import BY_ID, QUESTION_KEYS, QUESTIONS, STEP_IDS, rollback_commands
 from harness.tell import report_charts
 from harness.tell.redact import redact
 
@@ -67,10 +67,10 @@ def chart_blocks(sid: str, charts) -> list[dict]:
     return out
 
 
-def step_view(sid: str, step: dict | None) -> dict:
+def step_view(sid: str, step: dict | None, workspace: str | None = None) -> dict:
     cat = BY_ID[sid]
     view = {"id": sid, "title": cat.title, "goal": cat.goal, "risk": cat.risk, "estimate": cat.estimate,
-            "criteria": list(cat.criteria), "rollback": list(cat.rollback), "ran": step is not None}
+            "criteria": list(cat.criteria), "rollback": rollback_commands(sid, workspace), "ran": step is not None}
     if step is None:
         view.update(status="not_run", cls="not_run", summary="not selected in this run", answers=[], evidence=[],
                     metrics=[], failures=[], missing=[], warnings=[], unscanned=[], notices=[], charts=[], counts=None)
@@ -127,7 +127,8 @@ def no_go_reasons(steps: list[dict], any_failure: bool, ledger_gap: list[str]) -
 def context(data: dict) -> dict:
     """Everything the template shows, from the report data (pure)."""
     steps_by_id = {s.get("id"): s for s in data.get("steps") or [] if isinstance(s, dict)}
-    steps = [step_view(sid, steps_by_id.get(sid)) for sid in STEP_IDS]
+    workspace = (data.get("target_details") or {}).get("workspace")
+    steps = [step_view(sid, steps_by_id.get(sid), workspace) for sid in STEP_IDS]
     anchors = {}
     for view in steps:
         for n, failure in enumerate(view["failures"]):
