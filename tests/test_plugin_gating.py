@@ -169,7 +169,10 @@ def test_github_step_summary_gets_the_markdown(project: pytest.Pytester, monkeyp
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     write_phases(project, all_steps())
     run(project, "--phase", "1")
-    assert summary.read_text().startswith("# GO for rollout step 1 on local")
+    text = summary.read_text()
+    assert text.startswith("# GO for rollout step 1 on local")
+    assert "| 1A     | Lambda infrastructure  | passed   |" in text and "reports/latest.md" in text
+    assert "## The four questions" not in text and len(text) < 2000     # a summary, not the whole report
 
 
 def test_maxfail_under_xdist_does_not_leave_workers_waiting_at_the_gate(project: pytest.Pytester) -> None:

@@ -320,6 +320,25 @@ def build_report(facts: RunFacts) -> Report:
                   target_name=facts.target.get("name", "local") + ("-emulated" if facts.target.get("emulated") else ""))
 
 
+def ci_summary(report: Report, max_failures: int = 10) -> str:
+    """What a CI job page shows (GITHUB_STEP_SUMMARY): the verdict, the step strip as a table, the failures,
+    and where the full report is; not the whole Markdown (pure)."""
+    rows = [(s["id"], BY_ID[s["id"]].title, s["status"], s["passed"], s["failed"] + s["skipped"])
+            for s in report.data.get("steps", [])]
+    out = [f"# {report.headline}", "",
+           tabulate(rows, headers=["step", "title", "status", "passed", "failed or skipped"], tablefmt="github"), ""]
+    lines = report.failure_lines
+    if lines:
+        out.append("## Failures")
+        out += [f"- {line}" for line in lines[:max_failures]]
+        if len(lines) > max_failures:
+            out.append(f"- ... and {len(lines) - max_failures} more in the full report")
+        out.append("")
+    out.append("The full report: `reports/latest.md` (people), `reports/latest.json` (machines), "
+               "`reports/latest.html` (the page).")
+    return "\n".join(out) + "\n"
+
+
 def _no_go_reason(facts: RunFacts, failing: list[StepFacts], last: str, nothing_ran: bool) -> str:
     if facts.interrupted:       # the run, not the product: no step is blamed for what never finished
         return f"run interrupted at {facts.interrupted}"

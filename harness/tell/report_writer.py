@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from harness.tell.report import Report
+from harness.tell.report import Report, ci_summary
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -57,7 +57,7 @@ def write_report(report: Report, report_dir: Path) -> tuple[Path, Path, Path]:
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(report.markdown)
+            fh.write(ci_summary(report))
     text_html = html_of(report)             # after the Markdown and JSON are safe on disk
     for path in (html_path, report_dir / "latest.html"):
         atomic_write(path, text_html)
