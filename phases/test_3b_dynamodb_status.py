@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from harness.local.faults import DYNAMODB_WRITES
+from harness.local.awsreq import DYNAMODB_WRITES
 
 STATUS = "job_status"
 

@@ -16,7 +16,7 @@ import requests
 from harness.judge.contract import reason_class
 from harness.judge.invariants import check_job
 from harness.judge.writers import finished_once, no_write_after, one_delivery_wrote
-from harness.local.faults import DYNAMODB_WRITES, S3_WRITES
+from harness.local.awsreq import DYNAMODB_WRITES, S3_WRITES
 from harness.targets.backend_client import BackendClient
 
 PROCESSOR = "video_processor"

@@ -1,11 +1,10 @@
 """The plugin from outside, with pytester: ordering, gating, --phase, naming, verdict, report."""
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
+from phase_project import latest, make_project, write_phases
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,27 +21,13 @@ def test_{name}():
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
-    pytester.makeconftest('pytest_plugins = ["harness.run.plugin"]\n')
-    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    (pytester.path / "phases").mkdir()
-    return pytester
-
-
-def write_phases(pytester: pytest.Pytester, files: dict[str, str]) -> None:
-    for name, body in files.items():
-        (pytester.path / "phases" / name).write_text(body)
+    return make_project(pytester, monkeypatch)
 
 
 def all_steps(fail_2a: bool = False) -> dict[str, str]:
     files = {f"test_{s}_step.py": PASSING for s in ("1a", "1b", "2b", "3a", "3b", "4a", "4b", "5a", "5b")}
     files["test_2a_ffmpeg_layer.py"] = FAILING if fail_2a else PASSING
     return files
-
-
-def latest(pytester: pytest.Pytester) -> dict:
-    return json.loads((pytester.path / "reports" / "latest.json").read_text())
 
 
 def run(pytester: pytest.Pytester, *args: str, xdist: bool = False):

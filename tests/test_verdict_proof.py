@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from phase_project import latest, make_project, write_phases
 
 from harness.plan import inventory
 from harness.run import provenance
@@ -33,21 +34,7 @@ STEP = "def test_{a}(target):\n    assert target\n\ndef test_{b}(target):\n    a
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
-    pytester.makeconftest('pytest_plugins = ["harness.run.plugin"]\n' + TARGETED)
-    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    (pytester.path / "phases").mkdir()
-    return pytester
-
-
-def write(project: pytest.Pytester, files: dict[str, str]) -> None:
-    for name, body in files.items():
-        (project.path / "phases" / name).write_text(body)
-
-
-def latest(project: pytest.Pytester) -> dict:
-    return json.loads((project.path / "reports" / "latest.json").read_text())
+    return make_project(pytester, monkeypatch, TARGETED)
 
 
 def ledger_lines(project: pytest.Pytester) -> list[dict]:
@@ -68,7 +55,7 @@ def two_steps() -> dict[str, str]:
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["n0", "n2"])
 def test_a_node_id_run_of_one_test_is_partial_not_go(project: pytest.Pytester, xdist: bool) -> None:
-    write(project, two_steps())
+    write_phases(project, two_steps())
     result = run(project, "phases/test_1a_one.py::test_hello", "-m", "local", "--phase", "1A", xdist=xdist)
     assert result.ret != 0
     data = latest(project)
@@ -81,7 +68,7 @@ def test_a_node_id_run_of_one_test_is_partial_not_go(project: pytest.Pytester, x
 def test_one_file_of_a_two_file_step_is_partial(project: pytest.Pytester) -> None:
     files = two_steps()
     files["test_1b_more.py"] = STEP.format(a="load", b="fuzz")
-    write(project, files)
+    write_phases(project, files)
     result = run(project, "phases/test_1a_one.py", "phases/test_1b_two.py", "-m", "local")
     assert result.ret != 0
     status = {s["id"]: s["status"] for s in latest(project)["steps"]}
@@ -91,7 +78,7 @@ def test_one_file_of_a_two_file_step_is_partial(project: pytest.Pytester) -> Non
 @pytest.mark.parametrize("how", [("--deselect", "phases/test_1b_two.py::test_invoke[local]"),
                                  ("-k", "not invoke")])
 def test_deselect_and_k_leave_a_step_partial(project: pytest.Pytester, how: tuple[str, str]) -> None:
-    write(project, two_steps())
+    write_phases(project, two_steps())
     result = run(project, "phases", "-m", "local", *how)
     assert result.ret != 0
     assert {s["id"]: s["status"] for s in latest(project)["steps"]}["1B"] == "partial"
@@ -99,14 +86,14 @@ def test_deselect_and_k_leave_a_step_partial(project: pytest.Pytester, how: tupl
 
 def test_a_marker_expression_is_evaluated_not_searched(project: pytest.Pytester) -> None:
     """`-m "local and not aws"` is a full local run: GO, not partial because the text holds 'aws'."""
-    write(project, two_steps())
+    write_phases(project, two_steps())
     result = run(project, "phases", "-m", "local and not aws", "--phase", "1B")
     assert result.ret == 0, result.stdout.str()
     assert latest(project)["verdict"] == "GO"
 
 
 def test_an_aws_node_id_run_still_needs_the_local_only_drills_from_the_ledger(project: pytest.Pytester) -> None:
-    write(project, {"test_1a_one.py": "import pytest\n" + STEP.format(a="hello", b="other") +
+    write_phases(project, {"test_1a_one.py": "import pytest\n" + STEP.format(a="hello", b="other") +
                     "\n@pytest.mark.local_only\ndef test_fault_drill(target):\n    assert target\n"})
     result = run(project, "phases/test_1a_one.py::test_hello", "-m", "aws", "--phase", "1A")
     assert result.ret != 0
@@ -115,7 +102,7 @@ def test_an_aws_node_id_run_still_needs_the_local_only_drills_from_the_ledger(pr
 
 
 def test_without_large_the_1gb_tier_is_listed_as_not_checked(project: pytest.Pytester) -> None:
-    write(project, {"test_1a_one.py": "import pytest\n" + STEP.format(a="hello", b="other") +
+    write_phases(project, {"test_1a_one.py": "import pytest\n" + STEP.format(a="hello", b="other") +
                     "\n@pytest.mark.large\ndef test_one_gigabyte(target):\n    assert target\n"})
     result = run(project, "phases", "-m", "local", "--phase", "1A")
     assert result.ret == 0, result.stdout.str()
@@ -129,14 +116,14 @@ def test_without_large_the_1gb_tier_is_listed_as_not_checked(project: pytest.Pyt
 # -- commands that must not lie or crash -----------------------------------------------------------
 
 def test_collect_only_writes_no_report_and_no_ledger_line(project: pytest.Pytester) -> None:
-    write(project, two_steps())
+    write_phases(project, two_steps())
     run(project, "phases", "-m", "local", "--collect-only")
     assert not (project.path / "reports" / "latest.json").exists()
     assert ledger_lines(project) == []
 
 
 def test_a_run_that_selects_nothing_replaces_a_stale_go(project: pytest.Pytester) -> None:
-    write(project, two_steps())
+    write_phases(project, two_steps())
     assert run(project, "phases", "-m", "local", "--phase", "1B").ret == 0
     assert latest(project)["verdict"] == "GO"
     result = run(project, "phases", "-m", "local", "--phase", "1B", "-k", "nomatch")
@@ -148,7 +135,7 @@ def test_a_run_that_selects_nothing_replaces_a_stale_go(project: pytest.Pytester
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["n0", "n2"])
 def test_a_conftest_below_the_root_does_not_crash_the_run(project: pytest.Pytester, xdist: bool) -> None:
-    write(project, two_steps())
+    write_phases(project, two_steps())
     (project.path / "phases" / "conftest.py").write_text("")
     result = run(project, "phases", "-m", "local", "--phase", "1B", xdist=xdist)
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
@@ -164,7 +151,7 @@ def test_a_conftest_below_the_root_does_not_crash_the_run(project: pytest.Pytest
 ])
 def test_a_weakened_run_names_the_weakening_in_the_headline_and_the_ledger(
         project: pytest.Pytester, args: tuple, words: str) -> None:
-    write(project, two_steps())
+    write_phases(project, two_steps())
     result = run(project, "phases", "-m", "local", "--phase", "1B", *args)
     assert result.ret == 0
     data = latest(project)
@@ -178,7 +165,7 @@ def test_a_weakened_run_names_the_weakening_in_the_headline_and_the_ledger(
 
 
 def test_a_plugin_loaded_with_p_changes_the_rules_identity(project: pytest.Pytester) -> None:
-    write(project, two_steps())
+    write_phases(project, two_steps())
     (project.path / "rewriter.py").write_text("def pytest_report_teststatus(report):\n    return None\n")
     run(project, "phases", "-m", "local", "--phase", "1B")
     run(project, "phases", "-m", "local", "--phase", "1B", "-p", "rewriter")
@@ -188,7 +175,7 @@ def test_a_plugin_loaded_with_p_changes_the_rules_identity(project: pytest.Pytes
 
 
 def test_fewer_than_five_rounds_are_refused_in_one_line(project: pytest.Pytester) -> None:
-    write(project, two_steps())
+    write_phases(project, two_steps())
     result = run(project, "phases", "-m", "local", "--phase", "1B", "--compare-runs", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--compare-runs 2: 5B needs at least 5 rounds per path*"])
@@ -376,7 +363,7 @@ def target():
 @pytest.mark.parametrize("xdist", [False, True], ids=["n0", "n2"])
 def test_lines_logged_after_the_last_test_are_scanned_too(project: pytest.Pytester, xdist: bool) -> None:
     project.makeconftest('pytest_plugins = ["harness.run.plugin", "harness.run.fixtures"]\n' + LATE_LOGS)
-    write(project, {"test_1a_one.py": "from conftest import LATE\n\n"
+    write_phases(project, {"test_1a_one.py": "from conftest import LATE\n\n"
                                       "def test_only(target):\n    LATE['after_reads'] = target.reads + 1\n"})
     result = run(project, "phases", "--phase", "1A", xdist=xdist)
     assert result.ret != 0, result.stdout.str()

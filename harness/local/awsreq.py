@@ -11,6 +11,14 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, unquote
 
+# Every write a function can make, by service: faults aim at these (a drill faults the boundary, not one
+# processor's choice of call), and the wire log attributes each of them, deletes included.
+S3_WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "CopyObject",
+             "UploadPartCopy")
+S3_DELETES = ("DeleteObject", "DeleteObjects")
+DYNAMODB_WRITES = ("PutItem", "UpdateItem", "TransactWriteItems", "BatchWriteItem")
+DYNAMODB_DELETES = ("DeleteItem",)
+
 _CRED = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _V2_HEADER = re.compile(r"^AWS ([^:\s]+):")
 _LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")

@@ -19,11 +19,6 @@ from dataclasses import dataclass, field
 
 from harness.local.awsreq import AwsRequest
 
-# Every write a function can make, so a drill faults the boundary, not one processor's choice of call.
-DYNAMODB_WRITES = ("PutItem", "UpdateItem", "TransactWriteItems", "BatchWriteItem")
-S3_WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "CopyObject",
-             "UploadPartCopy")
-
 _S3_ERRORS = {"InternalError": 500, "SlowDown": 503, "AccessDenied": 403, "ServiceUnavailable": 503}
 _DDB_ERRORS = {"ProvisionedThroughputExceededException": 400, "ThrottlingException": 400,
                "InternalServerError": 500, "RequestLimitExceeded": 400}

@@ -14,9 +14,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-S3_WRITES = frozenset({"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
-                       "CopyObject", "UploadPartCopy", "DeleteObject", "DeleteObjects"})
-DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+from harness.local.awsreq import DYNAMODB_DELETES, DYNAMODB_WRITES, S3_DELETES, S3_WRITES
+
+_TRACED = {"s3": frozenset(S3_WRITES + S3_DELETES), "dynamodb": frozenset(DYNAMODB_WRITES + DYNAMODB_DELETES)}
 _DDB_TYPE = re.compile(rb'"__type"\s*:\s*"[^"#]*#?([A-Za-z]+)"')
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 
@@ -40,7 +40,7 @@ class WireEntry:
 
 
 def is_write(service: str, operation: str) -> bool:
-    return (service == "s3" and operation in S3_WRITES) or (service == "dynamodb" and operation in DYNAMODB_WRITES)
+    return operation in _TRACED.get(service, ())
 
 
 def error_code(body: bytes) -> str | None:

@@ -1,7 +1,8 @@
-"""Frozen between invocations: what a handler leaves running stops until the next invoke (AWS's freeze).
+"""The platform AWS runs, in the kernel sandbox: frozen between invocations, ulimits, the function's own
+environment, OOM attribution, billing.
 
-Each test goes through a real instance in the kernel sandbox: a background thread and a child
-process started by a handler tick into /tmp; between two invocations, 1.5 s apart, neither ticks.
+Each test goes through a real instance: for the freeze, a background thread and a child process
+started by a handler tick into /tmp; between two invocations, 1.5 s apart, neither ticks.
 """
 from __future__ import annotations
 
