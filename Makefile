@@ -28,6 +28,7 @@ system:
 	  echo "installing from Debian:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	$(BIN)/python -m harness provision-python --if-missing
 	$(BIN)/python -m harness runtime-env
 
 # Debian's headless Chromium and its chromedriver, for the HTML report's browser tests

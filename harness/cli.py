@@ -220,12 +220,32 @@ def cmd_runtime_env(args) -> int:
         from harness.stack.terraform import load_stack
 
         runtimes = sorted({fn.runtime for fn in load_stack(Path(__file__).resolve().parents[1] / "terraform").functions.values()})
+    missing = 0
     for runtime in runtimes:
-        env = awsruntime.ensure_runtime_env(runtime)
-        print(f"{runtime}: {env.site_packages} ({', '.join(f'{k} {v}' for k, v in sorted(env.versions.items()))})")
-        if env.mismatch:
-            print(f"note: {env.mismatch}")
-    return 0
+        try:
+            env = awsruntime.ensure_runtime_env(runtime)
+        except awsruntime.RuntimeEnvError as e:
+            # not fatal for setup: the validation's 1A says it again, as a NO-GO
+            print(f"warning: {e}", file=sys.stderr)
+            missing += 1
+            continue
+        print(f"{runtime}: {env.interpreter.describe()}; {env.site_packages} "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(env.versions.items()))}); userland {env.userland}")
+    return 0 if not missing or not args.strict else 1
+
+
+def cmd_provision_python(args) -> int:
+    """A CPython of each declared runtime's version from Debian's archive, where the machine has none."""
+    from harness.runtime import provision
+
+    runtimes = args.runtime or sorted({fn.runtime for fn in _declared_functions()})
+    return provision.main(runtimes, if_missing=args.if_missing)
+
+
+def _declared_functions():
+    from harness.stack.terraform import load_stack
+
+    return load_stack(REPO / "terraform").functions.values()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("--html", action="store_true", help="also write <report dir>/ledger.html (history and 5B trend)")
     lint = sub.add_parser("lint", help="terraform fmt -check (needs the terraform CLI; not part of the gate)")
     lint.add_argument("--terraform-dir", default=str(REPO / "terraform"))
+    pp = sub.add_parser("provision-python", help="unpack a CPython of each declared runtime from Debian's archive")
+    pp.add_argument("runtime", nargs="*", help="declared runtime (default: every one terraform declares)")
+    pp.add_argument("--if-missing", action="store_true", help="only where no interpreter of that version is found")
     rt = sub.add_parser("runtime-env", help="build the Lambda runtime's own site-packages for the sandbox")
+    rt.add_argument("--strict", action="store_true", help="exit 1 when a runtime has no interpreter")
     rt.add_argument("--runtime", action="append", help="declared runtime (default: every one terraform declares)")
     st = sub.add_parser("aws-selftest", help="run the aws target against the served embedded stack")
     st.add_argument("--phase", default="3")
@@ -252,4 +276,4 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     return {"build": cmd_build, "serve": cmd_serve, "aws-selftest": cmd_aws_selftest,
-            "runtime-env": cmd_runtime_env, "ledger": cmd_ledger, "lint": cmd_lint}[args.command](args)
+            "runtime-env": cmd_runtime_env, "provision-python": cmd_provision_python, "ledger": cmd_ledger, "lint": cmd_lint}[args.command](args)

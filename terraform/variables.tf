@@ -17,9 +17,9 @@ variable "stage" {
 }
 
 variable "lambda_runtime" {
-  description = "Python runtime of every function. python3.11 runs on Amazon Linux 2 (glibc 2.26)."
+  description = "Python runtime of every function. python3.13 runs on Amazon Linux 2023 (glibc 2.34)."
   type        = string
-  default     = "python3.11"
+  default     = "python3.13"
 }
 
 variable "package_zip" {

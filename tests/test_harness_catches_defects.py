@@ -52,6 +52,11 @@ DEFECTS = {
         "        size = len(data)\n",
         ["--phase", "4A", "--no-gate", "-k", "standard_720p or tier_10mb"], "4A",
         "test_every_fixture_through_the_shipped_processor_ends_as_the_manifest_says"),
+    "shells_out_to_curl": (   # Lambda's userland has no curl: the host's must not answer for it
+        "video_processor/processing.py", '        info["size"] = head_source(s3, config.bucket, request.key)\n',
+        '        __import__("subprocess").run(["curl", "--version"], capture_output=True)\n'
+        '        info["size"] = head_source(s3, config.bucket, request.key)\n',
+        ["--phase", "4A", "--no-gate", "-k", "tier_10mb"], "4A", "No such file or directory: 'curl'"),
     "no_key_validation": (
         "video_processor/events.py", "    if not value.startswith(UPLOADS_PREFIX):", "    if False:",
         ["--phase", "4B", "--no-gate", "-k", "invalid_s3_key or fuzzed_processor"], "4B",
@@ -137,6 +142,16 @@ def test_a_processor_importing_a_package_it_does_not_ship_is_no_go_at_1a(tmp_pat
     assert {s["id"]: s["status"] for s in data["steps"]}["1A"] == "failed"
     line = next(line for line in data["failures"] if "test_every_function_loads_its_handler" in line)
     assert "Runtime.ImportModuleError" in line and "No module named 'requests'" in line, line
+
+
+def test_a_processor_importing_distutils_on_python3_13_is_no_go_at_1a(tmp_path: Path) -> None:
+    """distutils left the standard library in 3.12: it imports on the host's 3.11, never on the declared 3.13."""
+    src = _planted_copy(tmp_path, "video_processor/handlers/processor.py", "from __future__ import annotations\n",
+                        "from __future__ import annotations\n\nimport distutils  # noqa: F401\n")
+    code, data, out = run_phases(tmp_path, "--lambda-src", str(src), "--phase", "1A")
+    assert code != 0 and data["verdict"] == "NO-GO", out[-2000:]
+    line = next(line for line in data["failures"] if "test_every_function_loads_its_handler" in line)
+    assert "Runtime.ImportModuleError" in line and "No module named 'distutils'" in line, line
 
 
 def test_a_processor_with_ffmpeg_hard_coded_at_opt_bin_passes_every_step(tmp_path: Path) -> None:

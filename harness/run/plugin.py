@@ -94,6 +94,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cpu-scaling", choices=("on", "off"), default="on",
                     help="local: give each instance Lambda's CPU share, MemorySize/1769 vCPU (default on); "
                          "'off' is for iterating, and the report then says reduced fidelity")
+    group.addoption("--python-for", action="append", default=[], metavar="RUNTIME=PATH",
+                    help="local: run functions declared RUNTIME (e.g. python3.13) on this CPython; otherwise one "
+                         "of that version is searched in build/python, PATH, pyenv and uv "
+                         "(harness/runtime/interpreters.py); also HARNESS_PYTHON_FOR")
     group.addoption("--lambda-runtime", choices=("process", "container"), default="process",
                     help="how the local target runs functions: processes (default) or the "
                          "official base image in a Docker engine")
@@ -113,6 +117,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--compare-max-runs") < config.getoption("--compare-runs"):
         raise pytest.UsageError(f"--compare-max-runs {config.getoption('--compare-max-runs')} is fewer than "
                                 f"--compare-runs {config.getoption('--compare-runs')}: 5B must reach its first look")
+    if config.getoption("--python-for"):
+        from harness.runtime import interpreters
+
+        try:
+            interpreters.parse_overrides(config.getoption("--python-for"))
+        except (ValueError, interpreters.InterpreterMissing) as exc:
+            raise pytest.UsageError(str(exc)) from None
+        os.environ["HARNESS_PYTHON_FOR"] = ",".join(config.getoption("--python-for"))
     if config.getoption("--gate-timeout") <= 0:
         raise pytest.UsageError("--gate-timeout must be a positive number of seconds")
     if hasattr(config.option, "maxschedchunk") and config.option.maxschedchunk is None:

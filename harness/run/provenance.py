@@ -49,6 +49,7 @@ def rules(config) -> dict:
         "compare_runs": config.getoption("--compare-runs"),
         "compare_max_runs": config.getoption("--compare-max-runs"),
         "large": bool(config.getoption("--large")),
+        "python_for": sorted(config.getoption("--python-for") or []),
     }
 
 

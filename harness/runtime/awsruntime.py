@@ -20,6 +20,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from . import interpreters, userland
+
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_ENV_DIR = REPO / "build" / "lambda-runtime"
 
@@ -34,6 +36,8 @@ SDK_VERSIONS: dict[str, dict[str, str]] = {
     "python3.10": {"boto3": "1.34.42", "botocore": "1.34.42"},
     "python3.11": {"boto3": "1.34.42", "botocore": "1.34.42"},
     "python3.12": {"boto3": "1.34.42", "botocore": "1.34.42"},
+    # not in the 2024 table; the page now says to print boto3.__version__ in a function: the same stand-in
+    "python3.13": {"boto3": "1.34.42", "botocore": "1.34.42"},
 }
 RIC_REQUIREMENT = "awslambdaric>=3,<5"
 SDK_SOURCE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html#python-sdk-included"
@@ -57,7 +61,10 @@ import sys
 _py = "python%d.%d" % sys.version_info[:2]
 _front = [os.environ["LAMBDA_TASK_ROOT"], "/opt/python/lib/%s/site-packages" % _py, "/opt/python"]
 sys.path[:] = _front + [p for p in sys.path if p not in _front and p != os.path.dirname(__file__)]
-sys.path.insert(sys.path.index("/var/lang/lib/%s/site-packages" % _py) + 1, "/var/runtime")
+_site = "/var/lang/lib/%s/site-packages" % _py
+if _site not in sys.path:     # a Debian-built CPython's site.py names dist-packages instead
+    sys.path.append(_site)
+sys.path.insert(sys.path.index(_site) + 1, "/var/runtime")
 
 from awslambdaric.__main__ import main
 
@@ -71,21 +78,14 @@ class RuntimeEnvError(RuntimeError):
 
 @dataclass(frozen=True)
 class RuntimeEnv:
-    runtime: str              # declared, e.g. python3.11
-    host_python: str          # e.g. 3.11
+    runtime: str              # declared, e.g. python3.13
+    python: str               # the interpreter's X.Y, always the declared runtime's
     site_packages: Path       # bound at /var/lang/lib/pythonX.Y/site-packages
     runtime_dir: Path         # bound at /var/runtime (the bootstrap)
     versions: dict
     locale_dir: Path | None = None   # bound at /usr/lib/locale: en_US.UTF-8, as LANG says
-
-    @property
-    def mismatch(self) -> str | None:
-        """One line when the host interpreter is not the declared runtime's."""
-        declared = self.runtime.removeprefix("python")
-        if declared != self.host_python:
-            return (f"declared runtime {self.runtime} but this host runs Python {self.host_python}: "
-                    "the function runs on the host's interpreter")
-        return None
+    interpreter: interpreters.Interpreter | None = None   # its prefix is bound at /var/lang
+    userland: Path | None = None     # build/userland/<key>: bound at /usr and /etc
 
 
 def host_python() -> str:
@@ -101,15 +101,21 @@ def sdk_for(runtime: str) -> dict[str, str]:
 
 
 def env_dir(runtime: str, base: Path = RUNTIME_ENV_DIR) -> Path:
-    return base / f"{runtime}-host{host_python()}"
+    return base / runtime
 
 
-def ensure_runtime_env(runtime: str, *, base: Path = RUNTIME_ENV_DIR) -> RuntimeEnv:
-    """The built environment for runtime; builds it (pip, PyPI) when missing. Safe across processes."""
+def ensure_runtime_env(runtime: str, *, base: Path = RUNTIME_ENV_DIR,
+                       interpreter: interpreters.Interpreter | None = None) -> RuntimeEnv:
+    """The built environment for runtime on an interpreter of its version; builds it (pip, PyPI) when
+    missing. Safe across processes. RuntimeEnvError (one line) when no such interpreter exists."""
     sdk = sdk_for(runtime)
+    try:
+        interp = interpreter or interpreters.find(runtime)
+    except interpreters.InterpreterMissing as e:
+        raise RuntimeEnvError(str(e)) from None
     root = env_dir(runtime, base)
     stamp = root / "versions.json"
-    wanted = {**sdk, "awslambdaric": RIC_REQUIREMENT, "python": host_python(), "layout": 2}
+    wanted = {**sdk, "awslambdaric": RIC_REQUIREMENT, "python": interp.minor, "layout": 4}
     root.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root) + ".lock", timeout=600):
         current = json.loads(stamp.read_text()) if stamp.exists() else None
@@ -119,17 +125,20 @@ def ensure_runtime_env(runtime: str, *, base: Path = RUNTIME_ENV_DIR) -> Runtime
             _build(root, sdk, wanted)
         versions = json.loads(stamp.read_text())["installed"]
     locale = root / "locale"
-    return RuntimeEnv(runtime=runtime, host_python=host_python(), site_packages=root / "site-packages",
+    return RuntimeEnv(runtime=runtime, python=interp.minor, site_packages=root / "site-packages",
                       runtime_dir=root / "runtime", versions=versions,
-                      locale_dir=locale if (locale / "en_US.UTF-8").is_dir() else None)
+                      locale_dir=locale if (locale / "en_US.UTF-8").is_dir() else None,
+                      interpreter=interp, userland=userland.ensure(interp.root, interp.prefix))
 
 
 def _build(root: Path, sdk: dict[str, str], wanted: dict) -> None:
     tmp = root.with_name(root.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
     site = tmp / "site-packages"
+    # for the runtime's Python and Lambda's platform, whatever the host runs (AWS's own advice)
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-           "--target", str(site), f"boto3=={sdk['boto3']}", f"botocore=={sdk['botocore']}", RIC_REQUIREMENT]
+           "--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", wanted["python"],
+           "--only-binary=:all:", "--target", str(site), f"boto3=={sdk['boto3']}", f"botocore=={sdk['botocore']}", RIC_REQUIREMENT]
     print(f"building the Lambda runtime environment in {root} (pip, PyPI)", file=sys.stderr, flush=True)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)

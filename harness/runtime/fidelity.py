@@ -12,7 +12,8 @@ from collections.abc import Iterable
 KERNEL, SERVICE, POLLING, NONE = "kernel", "service", "polling", "not enforced"
 # Rows the kernel enforces on a capable host; anything less there is reduced fidelity.
 KERNEL_ROWS = ("package and layer paths", "read-only code", "interpreter and dependencies", "memory",
-               "CPU", "/tmp", "process isolation", "environment", "freeze between invocations", "ulimits")
+               "CPU", "/tmp", "process isolation", "environment", "freeze between invocations", "ulimits",
+               "interpreter", "userland")
 
 
 def _row(behaviour: str, enforced: str, how: str) -> dict:
@@ -32,10 +33,21 @@ def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: flo
                         "read-only bind mounts; only /tmp is writable; runs as sbx_user1051 (uid 993)"))
         sdk = "; ".join(f"{e.runtime}: " + ", ".join(f"{k} {v}" for k, v in sorted(e.versions.items())
                                                     if k in ("boto3", "botocore", "awslambdaric"))
-                        for e in envs) or "runtime environment built on first invoke"
+                        for e in envs if not isinstance(e, str)) or "runtime environment built on first invoke"
         out.append(_row("interpreter and dependencies", KERNEL,
                         "stdlib + package + layers + the runtime's own site-packages (" + sdk + ")"))
-        out += [_row("runtime version", NONE, e.mismatch) for e in envs if e.mismatch]
+        for e in envs:
+            if isinstance(e, str):      # no interpreter of that runtime's version: one line saying so
+                out.append(_row("interpreter", NONE, e))
+            else:
+                out.append(_row("interpreter", KERNEL,
+                                f"{e.runtime} on {e.interpreter.describe()} at /var/lang, never another version"))
+        userlands = sorted({str(e.userland) for e in envs if not isinstance(e, str)})
+        if userlands:
+            out.append(_row("userland", KERNEL,
+                            "/usr and /etc bound from one list (bash, coreutils, the interpreter's libraries, "
+                            "zoneinfo; harness/runtime/userland.py): no curl, git, gcc or tar unless a layer "
+                            "ships it"))
         out.append(_row("memory", KERNEL, f"memory cgroup v{capability.cgroup_version} at MemorySize: "
                         "the kernel OOM-kills; Max Memory Used is the cgroup's peak (tmpfs pages count)"))
         if cpu_scaling:
@@ -75,8 +87,13 @@ def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: flo
         out.append(_row("ulimits", NONE, f"the harness's own limits ({why})"))
         out.append(_row("environment", NONE, f"AWS's variables plus AWS_ENDPOINT_URL, TMPDIR, HOME, "
                         f"FFMPEG_PATH ({why})"))
-    if storage_mode == "tmpfs":
-        out.append(_row("/tmp", KERNEL, "sized tmpfs per instance: a real ENOSPC at EphemeralStorage"))
+    if storage_mode == "ext4":
+        out.append(_row("/tmp", KERNEL, "loop-mounted ext4 of EphemeralStorage per instance: a real ENOSPC, and "
+                        "its pages are reclaimable page cache, not memory pinned against MemorySize (Max Memory "
+                        "Used still counts the page cache the cgroup holds)"))
+    elif storage_mode == "tmpfs":
+        out.append(_row("/tmp", KERNEL, "sized tmpfs per instance: a real ENOSPC at EphemeralStorage; its pages "
+                        "are charged to the function's memory, which AWS never does"))
     else:
         out.append(_row("/tmp", POLLING, f"directory size polled every {poll_interval * 1000:.0f} ms"))
     out.append(_row("timeout", SERVICE, "the service kills the instance's tree at Timeout after handoff"))

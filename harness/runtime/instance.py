@@ -106,6 +106,7 @@ class Instance:
         self._closed = False
         self._life_lock = threading.Lock()
         self._mounted = False
+        self._tmp_base = 0          # bytes a fresh /tmp file system already counts as used (ext4's metadata)
         self.invocations = 0
         self.current: tuple[str, int] | None = None    # (request id, attempt number) of the running invocation
         self.freeze_between = True      # freeze the sandbox between invocations (the runtime may turn it off)
@@ -135,7 +136,7 @@ class Instance:
         """Exactly what AWS sets, the function's own variables, and the role's credentials."""
         spec = self.spec
         return awsruntime.aws_environment(
-            runtime=spec.runtime or "python3.11", handler=spec.handler, name=spec.name,
+            runtime=spec.runtime or "python3.13", handler=spec.handler, name=spec.name,
             memory_mb=spec.memory_mb, region=self.region, log_stream=self.log_stream,
             api_address=api_address, credentials=self._extra_env, function_env=dict(spec.env))
 
@@ -169,7 +170,7 @@ class Instance:
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python3.11'}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python3.13'}",
             "AWS_LAMBDA_RUNTIME_API": api_address,
             "TMPDIR": str(self.tmp),
             "HOME": str(self.home),   # empty: no host ~/.aws leaks into the function
@@ -188,11 +189,18 @@ class Instance:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.home.mkdir(parents=True, exist_ok=True)
         os.chmod(self.tmp, 0o1777)   # the sandbox user writes /tmp, as on AWS
+        if self.storage_mode == "ext4":
+            self._mounted = limits.mount_ext4(self.tmp, self.spec.ephemeral_mb, self.dir / "tmp.ext4")
+            if not self._mounted:
+                log.warning("ext4 /tmp failed for %s; a sized tmpfs instead", self.dir)
+                self.storage_mode = "tmpfs"
         if self.storage_mode == "tmpfs":
             self._mounted = limits.mount_tmpfs(self.tmp, self.spec.ephemeral_mb)
             if not self._mounted:
                 log.warning("tmpfs mount failed for %s; polling /tmp size instead", self.dir)
                 self.storage_mode = "poll"
+        if self._mounted:
+            self._tmp_base = limits.dir_usage_bytes(self.tmp, tmpfs=True)
         self.server = RuntimeApiServer()
         self._emit(f"INIT_START Runtime Version: {_runtime_version(self.spec.runtime)}\t"
                    f"Runtime Version ARN: arn:aws:lambda:{self.region}::runtime:local")
@@ -304,7 +312,7 @@ class Instance:
 
     # -- limits ----------------------------------------------------------------
     def _check_limits(self) -> str | None:
-        tmp = limits.dir_usage_bytes(self.tmp, tmpfs=self._mounted)
+        tmp = max(0, limits.dir_usage_bytes(self.tmp, tmpfs=self._mounted) - self._tmp_base)
         self.peak_tmp = max(self.peak_tmp, tmp)
         if not self._mounted and tmp > self.spec.ephemeral_mb * limits.MB:
             return "storage"
@@ -547,7 +555,7 @@ def signal_text(signum: int) -> str:
 
 def _runtime_version(runtime: str) -> str:
     """AWS prints e.g. 'python:3.11.v29'; we mark ours as local."""
-    name = runtime or "python3.11"
+    name = runtime or "python3.13"
     return f"python:{name[len('python'):]}.local" if name.startswith("python") else f"{name}.local"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import json
 import logging
 import os
 import threading
@@ -61,13 +62,13 @@ class LambdaRuntime:
         self.region = region
         self.account_id = account_id
         self.poll_interval = poll_interval
-        if storage not in ("auto", "tmpfs", "poll"):
-            raise ValueError(f"storage must be auto|tmpfs|poll, not {storage!r}")
-        self.storage_mode = limits.probe_storage_mode(self.work_dir) if storage != "poll" else "poll"
-        if storage == "tmpfs" and self.storage_mode != "tmpfs":
-            raise RuntimeError("tmpfs storage requested but mount is not permitted here")
-        log.info("lambda runtime: ephemeral storage mode = %s (%s)", self.storage_mode,
-                 "sized tmpfs, real ENOSPC" if self.storage_mode == "tmpfs" else "polled dir size, kill on excess")
+        if storage not in ("auto", "ext4", "tmpfs", "poll"):
+            raise ValueError(f"storage must be auto|ext4|tmpfs|poll, not {storage!r}")
+        self.storage_mode = (limits.probe_storage_mode(self.work_dir, prefer=storage) if storage != "poll"
+                             else "poll")
+        if storage in ("ext4", "tmpfs") and self.storage_mode != storage:
+            raise RuntimeError(f"{storage} storage requested but this host gives {self.storage_mode}")
+        log.info("lambda runtime: ephemeral storage mode = %s", self.storage_mode)
         if isolation not in ("auto", "kernel", "none"):
             raise ValueError(f"isolation must be auto|kernel|none, not {isolation!r}")
         if isolation == "none":
@@ -239,7 +240,7 @@ class LambdaRuntime:
 
     def runtime_env(self, runtime: str) -> awsruntime.RuntimeEnv:
         """The runtime's own site-packages for a declared runtime (built once, on first use)."""
-        runtime = runtime or "python3.11"
+        runtime = runtime or "python3.13"
         with self._lock:
             env = self._runtime_envs.get(runtime)
         if env is None:
@@ -250,7 +251,12 @@ class LambdaRuntime:
 
     def fidelity(self, runtimes: tuple[str, ...] = ()) -> list[dict]:
         """How this runtime enforces each Lambda behaviour: the report's fidelity table."""
-        envs = [self.runtime_env(r) for r in runtimes] if self.isolation else []
+        envs: list = []
+        for r in runtimes if self.isolation else ():
+            try:
+                envs.append(self.runtime_env(r))
+            except awsruntime.RuntimeEnvError as e:
+                envs.append(str(e))
         return fidelity.rows(self.capability, cpu_scaling=self.cpu_scaling, storage_mode=self.storage_mode,
                              poll_interval=self.poll_interval, runtime_envs=envs)
 
@@ -379,6 +385,8 @@ class LambdaRuntime:
     def _checkout(self, spec: FunctionSpec) -> Instance:
         key = spec.instance_key()
         stale: list[Instance] = []
+        # built outside the lock (pip on first use); RuntimeEnvError when no interpreter of its version
+        runtime_env = self.runtime_env(spec.runtime) if self.isolation else None
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("LambdaRuntime is closed")
@@ -405,7 +413,7 @@ class LambdaRuntime:
                                 poll_interval=self.poll_interval, storage_mode=self.storage_mode,
                                 on_log=lambda line, n=spec.name: self._log(n, line),
                                 isolation=self.isolation,
-                                runtime_env=self.runtime_env(spec.runtime) if self.isolation else None)
+                                runtime_env=runtime_env)
                 inst.freeze_between = self.freeze
                 self._instances.add(inst)
                 self._by_token[token] = inst
@@ -441,7 +449,17 @@ class LambdaRuntime:
             self._attempts[id(token)] = (spec.name, payload)
         record: InvocationRecord | None = None
         try:
-            inst = self._checkout(spec)
+            try:
+                inst = self._checkout(spec)
+            except awsruntime.RuntimeEnvError as e:
+                att = _setup_failed(rid, str(e))
+                record = InvocationRecord(
+                    function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt,
+                    started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
+                    duration_ms=0.0, max_memory_mb=0, max_tmp_bytes=0, init_duration_ms=None, pid=-1,
+                    payload=att.payload, event=payload)
+                self._log(spec.name, f"RequestId: {rid} Error: {e}")
+                return att
             try:
                 att = inst.run(rid, payload, function_arn=self.function_arn(spec.name),
                                trace_id=f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
@@ -479,3 +497,13 @@ class LambdaRuntime:
     def _log(self, function_name: str, line: str) -> None:
         with self._lock:
             self._logs.append((function_name, line))
+
+
+def _setup_failed(rid: str, why: str) -> Attempt:
+    """The invocation never started: no interpreter or runtime environment for the declared runtime."""
+    now = time.time()
+    body = json.dumps({"errorType": "Sandbox.SetupFailed",
+                       "errorMessage": f"RequestId: {rid} Error: the local sandbox could not start: {why}"}).encode()
+    return Attempt(outcome="error", payload=body, error_type="Sandbox.SetupFailed", started=now, ended=now,
+                   duration_ms=0.0, max_memory_mb=0, max_tmp_bytes=0, init_duration_ms=None, pid=-1,
+                   healthy=False)

@@ -21,14 +21,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import awsruntime, cgroups, limits
+from . import awsruntime, cgroups, interpreters, limits, userland
 
 log = logging.getLogger(__name__)
 
 INIT_SCRIPT = Path(__file__).with_name("sandbox_init.py")
 SETUP_FAILED = 121      # sandbox_init's exit status when the sandbox itself could not be built
-HOST_DIRS = ("/usr", "/etc")
-HOST_LINKS = ("/bin", "/lib", "/lib64", "/sbin")
+# merged /usr, as Amazon Linux 2023 has it: the userland's own tree behind these
+USR_LINKS = {"/bin": "usr/bin", "/lib": "usr/lib", "/lib64": "usr/lib64", "/sbin": "usr/sbin"}
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 
@@ -70,16 +70,22 @@ def instance_files(inst_dir: Path, endpoint_url: str | None) -> dict[str, Path]:
 
 def plan(*, code_dir: Path, opt_dir: Path | None, tmp_dir: Path, files: dict[str, Path],
          env: awsruntime.RuntimeEnv, handler: str, environment: dict[str, str],
-         cgroup_procs: list[str], python_prefix: str = sys.base_prefix,
-         unprivileged: bool = True) -> dict:
-    """The mount table, user, argv and environment of one sandbox (pure)."""
-    py = f"python{env.host_python}"
+         cgroup_procs: list[str], unprivileged: bool = True) -> dict:
+    """The mount table, user, argv and environment of one sandbox (pure).
+
+    /usr and /etc are the userland built from one list (harness.runtime.userland), /var/lang the
+    interpreter of the declared runtime's version (harness.runtime.interpreters); nothing of the host's.
+    """
+    if env.interpreter is None or env.userland is None:
+        raise ValueError(f"runtime environment for {env.runtime} has no interpreter or userland")
+    py = f"python{env.python}"
     user_home = f"/home/{awsruntime.SANDBOX_USER}"
-    binds: list[tuple[str, str, bool]] = [(d, d, True) for d in HOST_DIRS if os.path.isdir(d)]
-    binds += [
+    binds: list[tuple[str, str, bool]] = [
+        (str(env.userland / "usr"), "/usr", True),
+        (str(env.userland / "etc"), "/etc", True),
         (str(files["passwd"]), "/etc/passwd", True),
         (str(files["group"]), "/etc/group", True),
-        (python_prefix, awsruntime.LANG_DIR, True),
+        (env.interpreter.prefix, awsruntime.LANG_DIR, True),
         (str(env.site_packages), f"{awsruntime.LANG_DIR}/lib/{py}/site-packages", True),
         (str(env.runtime_dir), awsruntime.RUNTIME_DIR, True),
         (str(Path(code_dir).resolve()), awsruntime.TASK_ROOT, True),
@@ -89,9 +95,7 @@ def plan(*, code_dir: Path, opt_dir: Path | None, tmp_dir: Path, files: dict[str
     if env.locale_dir is not None:
         binds.append((str(env.locale_dir), "/usr/lib/locale", True))
     binds += [(d, d, False) for d in DEVICES if os.path.exists(d)]
-    symlinks = {link: os.readlink(link) for link in HOST_LINKS if os.path.islink(link)}
-    binds = [(link, link, True) for link in HOST_LINKS
-             if os.path.isdir(link) and not os.path.islink(link)] + binds
+    symlinks = dict(USR_LINKS)
     symlinks.update({"/dev/fd": "/proc/self/fd", "/dev/stdin": "/proc/self/fd/0",
                      "/dev/stdout": "/proc/self/fd/1", "/dev/stderr": "/proc/self/fd/2"})
     return {
@@ -159,11 +163,13 @@ def _probe(work_dir: Path) -> Capability:
             return Capability(False, cg_version, "cannot mount a tmpfs")
         cg = cgroups.Cgroup.create(f"probe-{uuid.uuid4().hex[:8]}", 64)
         files = instance_files(inst, None)
-        fake = awsruntime.RuntimeEnv("python" + awsruntime.host_python(), awsruntime.host_python(),
-                                     files["empty"], files["empty"], {})
+        interp = interpreters.host()
+        fake = awsruntime.RuntimeEnv(interp.runtime, interp.minor, files["empty"], files["empty"], {},
+                                     interpreter=interp, userland=userland.ensure(interp.root, interp.prefix))
         p = plan(code_dir=files["empty"], opt_dir=None, tmp_dir=tmp, files=files, env=fake, handler="x",
-                 environment={"PATH": "/usr/bin:/bin"}, cgroup_procs=cg.procs_files)
-        p["argv"] = [f"{awsruntime.LANG_DIR}/bin/python{awsruntime.host_python()}", "-S", "-c",
+                 environment={"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": "/var/lang/lib"},
+                 cgroup_procs=cg.procs_files)
+        p["argv"] = [f"{awsruntime.LANG_DIR}/bin/python{interp.minor}", "-S", "-c",
                      "import os; open('/tmp/w', 'w').write('x'); print(os.getuid(), os.getpid())"]
         proc = subprocess.run(command(write_plan(inst, p)), capture_output=True, text=True, timeout=30)
         expected = f"{awsruntime.SANDBOX_UID} 2"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,11 +23,16 @@ def write_package(code_dir: Path, files: Mapping[str, str]) -> str:
     return h.hexdigest()
 
 
+# The runtime tests' functions declare the harness's own Python: always present, so they test the platform,
+# not the search for interpreters (tests/test_interpreters.py does that).
+HOST_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
 def make_spec(code_dir: Path, handler: str = "app.handler", *, name: str = "fn", memory_mb: int = 128,
               timeout_s: float = 3.0, ephemeral_mb: int = 16, env: Mapping[str, str] | None = None,
               opt_dir: Path | None = None, reserved_concurrency: int | None = None,
               code_sha256: str = "") -> FunctionSpec:
-    return FunctionSpec(name=name, handler=handler, runtime="python3.11", memory_mb=memory_mb,
+    return FunctionSpec(name=name, handler=handler, runtime=HOST_RUNTIME, memory_mb=memory_mb,
                         timeout_s=timeout_s, ephemeral_mb=ephemeral_mb, env=dict(env or {}),
                         code_dir=code_dir, opt_dir=opt_dir, reserved_concurrency=reserved_concurrency,
                         code_sha256=code_sha256)

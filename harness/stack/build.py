@@ -106,7 +106,7 @@ def _cached_build(out: Path, entries: list[tuple[Path, str]]) -> Artifact:
 
 
 REQUIREMENTS = "requirements.txt"
-DEFAULT_RUNTIME = "python3.11"
+DEFAULT_RUNTIME = "python3.13"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"     # glibc 2.17: what AWS tells Lambda users to install for
 
 

@@ -271,9 +271,23 @@ def check_fmt(tf_dir: Path) -> list[Finding]:
     return [Finding("terraform fmt", True, "terraform fmt -check is clean")]
 
 
+def check_runtime_lifecycle(spec: StackSpec, today=None) -> list[Finding]:
+    """Each declared runtime against AWS's deprecation and block dates (harness.stack.runtimes)."""
+    from datetime import date
+
+    from harness.stack import runtimes
+
+    today = today or date.today()
+    out = []
+    for runtime in sorted({fn.runtime for fn in spec.enabled_functions}):
+        ok, line = runtimes.judge(runtime, today)
+        out.append(Finding("runtime lifecycle", ok, line))
+    return out
+
+
 def run_static_checks(spec: StackSpec, code: CodeFacts) -> list[Finding]:
     """The checks that need neither builds nor a terraform binary."""
-    return (check_reserved_env(spec) + check_iam(spec) + check_limits(spec) + check_handlers(spec, code)
+    return (check_runtime_lifecycle(spec) + check_reserved_env(spec) + check_iam(spec) + check_limits(spec) + check_handlers(spec, code)
             + check_env_reads(spec, code) + check_table_key(spec, code) + check_production(spec.tf_dir))
 
 
