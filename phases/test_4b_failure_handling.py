@@ -159,23 +159,29 @@ def test_missing_ffmpeg_fails_the_job_with_a_reason(target, manifest, evidence) 
 @pytest.mark.local_only
 @pytest.mark.injects("memory_limit")
 def test_an_oom_killed_job_ends_failed_through_the_on_failure_destination(target, manifest, evidence) -> None:
-    """The processor gets 32 MB (a local-only size below Lambda's 128 MB minimum): the kernel kills it on
-    every attempt, so it can never report itself. Lambda's on-failure record reaches the backend's consumer,
-    which marks the job FAILED with Lambda's reason, in seconds rather than after the function's timeout."""
+    """The processor runs at 128 MB, Lambda's smallest size, and its memory cgroup is filled at its first
+    read of the source (a gateway fault) until the kernel OOM-kills its runtime, on every attempt: it can
+    never report itself. Lambda's on-failure record reaches the backend's consumer, which marks the job
+    FAILED with Lambda's reason, in seconds rather than after the function's timeout."""
     fixture = manifest["short_3s"]
     fn = target.stack.function(PROCESSOR)
     assert fn.on_failure, "terraform declares no on-failure destination for the processor"
     target.backend()                      # the consumer runs in the backend
     t0 = time.monotonic()
-    with target.function_config(PROCESSOR, MemorySize=32):
-        job_id, job = _process(target, fixture, wait=120)
+    job_id, key = _queued_job(target, fixture)
+    with target.function_config(PROCESSOR, MemorySize=128), \
+            target.fault(service="s3", operation=("HeadObject", "GetObject"), match=key,
+                         exhaust_memory=True) as rule:
+        target.invoke(PROCESSOR, _event(target, job_id, key), asynchronous=True)
+        job = target.wait_for_job(job_id, timeout=120)
     elapsed = time.monotonic() - t0
+    assert [hit["oom_killed"] for hit in rule.crashed] == [True] * (1 + fn.max_retry_attempts), rule.crashed
     attempts = target.invocations_for_job(job_id)
     assert [a.outcome for a in attempts] == ["oom"] * (1 + fn.max_retry_attempts), [a.outcome for a in attempts]
-    _assert_final(target, evidence, "OOM kill on every attempt (on-failure destination)", job_id, "FAILED",
-                  reason="Runtime.OutOfMemory")
+    _assert_final(target, evidence, "OOM kill at 128 MB on every attempt (on-failure destination)", job_id,
+                  "FAILED", reason="Runtime.OutOfMemory")
     assert "RetriesExhausted" in job["error_message"], job["error_message"]
-    evidence.add("reliable", f"OOM-killed job FAILED through the on-failure destination in {elapsed:.1f} s")
+    evidence.add("reliable", f"OOM-killed job (128 MB) FAILED through the on-failure destination in {elapsed:.1f} s")
 
 
 def _queued_job(target, fixture) -> tuple[str, str]:

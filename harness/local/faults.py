@@ -4,6 +4,11 @@ Faults live in the gateway, outside the function, so the function under test
 runs unchanged: it sees throttling, 5xx or a failed upload exactly as it would
 from AWS. Rules match on service, operation and a key/table substring.
 
+A rule may also exhaust the caller's memory: ``exhaust_memory=True`` fills the memory
+cgroup of the instance that made the request, at whatever MemorySize it runs, until
+the kernel's OOM killer takes its runtime process (made its first choice), as when
+a function outgrows its memory. The request then proceeds as usual (the caller is gone).
+
 A rule may also crash the caller: ``crash="SIGSEGV"`` makes the gateway send that
 signal to the function instance process that made the matching request (found by
 the client end of its connection, see LambdaRuntime.signal_client), and the request
@@ -35,6 +40,7 @@ class FaultRule:
     delay_s: float = 0.0
     only_function: bool = True        # apply only to requests the function signs (its role's key)
     crash: str | None = None          # a signal name ("SIGSEGV"): kill the instance process that made the request
+    exhaust_memory: bool = False      # fill the caller's memory cgroup: the kernel OOM-kills its runtime
     barrier: int = 0                  # hold each matching request until this many have arrived (a forced race)
     barrier_timeout_s: float = 10.0
     hits: int = 0

@@ -152,6 +152,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if rule.barrier:
                     rule.wait_at_barrier()
                 sleep(rule.delay_s)
+                if rule.exhaust_memory:
+                    self._exhaust(rule)
+                    self._send(*error_response(req, rule.error or "InternalError"))
+                    return
                 if rule.crash:
                     self._crash(rule)
                     self._send(*error_response(req, rule.error or "InternalError"))
@@ -182,6 +186,17 @@ class _Handler(BaseHTTPRequestHandler):
         rule.crashed.append(hit)
         log.info("fault: %s sent to %s (pid %s, instance %s)", rule.crash, hit["function"], hit["pid"],
                  hit["instance"])
+        self.close_connection = True
+
+    def _exhaust(self, rule) -> None:
+        """Fill the memory cgroup of the instance at the other end of this connection until its runtime is
+        OOM-killed (LambdaRuntime.exhaust_client_memory); who was hit is kept on the rule, as for a crash."""
+        runtime = getattr(self.gw.lambda_service, "runtime", None)
+        hit = runtime.exhaust_client_memory(tuple(self.client_address[:2]), self.gw.port) if runtime else None
+        if hit is None:
+            log.warning("fault exhaust_memory: no function instance holds the connection from %s", self.client_address)
+            return
+        rule.crashed.append(hit)
         self.close_connection = True
 
     def _denied(self, req: awsreq.AwsRequest, body: bytes) -> str | None:

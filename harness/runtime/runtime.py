@@ -199,6 +199,19 @@ class LambdaRuntime:
                     "signal": signum}
         return None
 
+    def exhaust_client_memory(self, peer: tuple[str, int], server_port: int) -> dict | None:
+        """Fill the memory cgroup of the instance whose process holds this connection until the kernel
+        OOM-kills that process (Sandbox.exhaust_memory). None when no sandboxed instance holds it."""
+        with self._lock:
+            instances = [inst for inst in self._instances if inst.alive and inst.sandbox is not None]
+        for inst in instances:
+            pid = limits.socket_owner(inst.pids(), peer, server_port)
+            if pid is None:
+                continue
+            killed = inst.sandbox.exhaust_memory(pid)
+            return {"function": inst.spec.name, "instance": inst.id, "pid": pid, "oom_killed": killed}
+        return None
+
     def records(self, function_name: str | None = None) -> list[InvocationRecord]:
         with self._lock:
             return [r for r in self._records if function_name is None or r.function_name == function_name]

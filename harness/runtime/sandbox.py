@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,21 @@ def plan(*, code_dir: Path, opt_dir: Path | None, tmp_dir: Path, files: dict[str
 # every instance here runs as the same sandbox user).
 NOFILE = 1024
 PIDS_MAX = 1024
+
+
+# The memory drill's filler: join the instance's cgroups, refuse the OOM killer, allocate argv[1] bytes
+# (touching every page), then wait to be killed with the instance.
+_FILLER = """
+import sys, time
+for path in sys.argv[2:]:
+    open(path, "w").write("%d" % __import__("os").getpid())
+open("/proc/self/oom_score_adj", "w").write("-1000")
+held, left = [], int(sys.argv[1])
+while left > 0:
+    held.append(b"x" * min(left, 4 << 20))
+    left -= 4 << 20
+time.sleep(600)
+"""
 
 
 def command(plan_path: Path) -> list[str]:
@@ -247,6 +263,34 @@ class Sandbox:
         """The kills seen so far are accounted for (a child's): only a new one counts from now on."""
         if self.cgroup is not None:
             self._oom_base = self.cgroup.oom_kills()
+
+    def exhaust_memory(self, victim: int, timeout: float = 10.0) -> bool:
+        """Fill this instance's memory cgroup until the kernel OOM-kills victim; True once it is gone.
+
+        victim is made the OOM killer's first choice (oom_score_adj 1000); a filler process joins the
+        group, unkillable by the OOM killer (-1000), and allocates past the limit. The kernel, not the
+        harness, then kills the victim at the group's real MemorySize; the filler sleeps until the
+        instance is killed with the rest of its group.
+        """
+        if self.cgroup is None:
+            return False
+        try:
+            Path(f"/proc/{victim}/oom_score_adj").write_text("1000")
+        except OSError as e:
+            log.warning("exhaust_memory: oom_score_adj of %s not set: %s", victim, e)
+            return False
+        need = self.memory_mb * 1024 * 1024 - self.cgroup.usage_bytes() + 16 * 1024 * 1024
+        filler = subprocess.Popen([sys.executable, "-S", "-E", "-c", _FILLER, str(max(need, 16 << 20)),
+                                   *self.cgroup.procs_files], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if limits.wait_gone(victim, 0):
+                return True
+            if filler.poll() is not None:
+                break
+            time.sleep(0.01)
+        return limits.wait_gone(victim, 0)
 
     def freeze(self) -> bool:
         """Freeze the instance between invocations, as AWS does; False where it could not."""
