@@ -49,12 +49,13 @@ def test_function_role_cannot_leave_its_prefixes(target, evidence, action, key) 
     from botocore.exceptions import ClientError
 
     from harness.local.iam import FUNCTION_ACCESS_KEY
+    from harness.local.stack import FUNCTION_SECRET  # signed as the role signs: the gateway verifies it
 
     key = key.format(run=target.run_id)
     target.s3.put_object(Bucket=target.bucket, Key=key, Body=b"owned by someone else")
     target.created_keys.add(key)
     as_function = target.session.client("s3", endpoint_url=target.endpoint_url, aws_access_key_id=FUNCTION_ACCESS_KEY,
-                                        aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}))
+                                        aws_secret_access_key=FUNCTION_SECRET, config=Config(retries={"total_max_attempts": 1}))
     call = {"get": lambda: as_function.get_object(Bucket=target.bucket, Key=key),
             "put": lambda: as_function.put_object(Bucket=target.bucket, Key=key, Body=b"tampered"),
             "delete": lambda: as_function.delete_object(Bucket=target.bucket, Key=key)}[action]

@@ -187,7 +187,20 @@ def test_a_backend_that_dispatches_before_queueing_is_no_go(tmp_path: Path) -> N
 
 
 def test_a_layer_binary_that_needs_a_newer_glibc_is_no_go_at_1a(tmp_path: Path) -> None:
-    binary = next(p for p in (Path("/usr/bin/ls"), Path("/bin/ls")) if p.exists())
+    from harness.stack import native
+    from harness.stack.elf import glibc_needs
+
+    def newer(p: Path) -> bool:          # a host program needing more than AL2023's glibc 2.34, nothing exotic
+        try:
+            n = glibc_needs(p)
+        except Exception:
+            return False
+        return bool(n.max_glibc and n.max_glibc > (2, 34)) and \
+            all(lib in native.RUNTIME_LIBRARIES["Amazon Linux 2023"] for lib in n.needed_libs)
+
+    binary = next((p for p in sorted(Path("/usr/bin").iterdir()) if p.is_file() and not p.is_symlink() and newer(p)),
+                  None)
+    assert binary is not None, "no program under /usr/bin needs a glibc newer than 2.34"
     code, data, _out = run_phases(tmp_path, "--ffmpeg-binary", str(binary), "--phase", "2A")
     assert code != 0
     assert data["verdict"] == "NO-GO"

@@ -56,13 +56,15 @@ def _host_library(predicate) -> Path:
     raise AssertionError(f"no shared library under {HOST_LIBS} fits the planted defect")
 
 
+AL2023 = native.RUNTIME_LIBRARIES["Amazon Linux 2023"]    # the stack's python3.13 runs there (glibc 2.34)
+
+
 def _newer_glibc(n: GlibcNeeds) -> bool:
-    return bool(n.max_glibc and n.max_glibc > (2, 26))
+    return bool(n.max_glibc and n.max_glibc > (2, 34)) and all(lib in AL2023 for lib in n.needed_libs)
 
 
 def _foreign_library(n: GlibcNeeds) -> bool:
-    return any(lib not in native.RUNTIME_LIBRARIES["Amazon Linux 2"] for lib in n.needed_libs) and \
-        not _newer_glibc(n)
+    return any(lib not in AL2023 for lib in n.needed_libs) and not (n.max_glibc and n.max_glibc > (2, 34))
 
 
 @pytest.mark.parametrize("defect", ["newer_glibc", "foreign_library"])

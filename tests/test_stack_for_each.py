@@ -46,7 +46,7 @@ def test_each_test_function_keeps_its_name_handler_limits_layers_and_env() -> No
         assert fn.address == f'aws_lambda_function.test["{key}"]' and fn.key == key
         assert (fn.name, fn.handler, fn.memory_mb, fn.timeout_s, fn.layers) == (name, handler, memory, timeout, layers)
         assert fn.env == (ENV if has_env else {}), key
-        assert (fn.runtime, fn.ephemeral_mb, fn.reserved_concurrency, fn.enabled) == ("python3.11", 512, None, True)
+        assert (fn.runtime, fn.ephemeral_mb, fn.reserved_concurrency, fn.enabled) == ("python3.13", 512, None, True)
         assert fn.role == spec.role_arn and Path(fn.file).name == "lambda.tf"
     assert sorted(spec.functions) == sorted([*TEST_FUNCTIONS, "video_processor"])
     assert spec.function("video_processor").env == ENV

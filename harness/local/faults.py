@@ -94,25 +94,25 @@ class FaultRule:
         return True
 
 
-def error_response(req: AwsRequest, code: str) -> tuple[int, dict[str, str], bytes]:
+def error_response(req: AwsRequest, code: str, *, status: int | None = None,
+                   message: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """The error answer each service gives, for an injected fault (default message) or a real refusal."""
     if req.service == "dynamodb":
-        status = _DDB_ERRORS.get(code, 400)
         body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
-                           "message": f"injected fault: {code}"}).encode()
-        return status, {"Content-Type": "application/x-amz-json-1.0"}, body
+                           "message": message or f"injected fault: {code}"}).encode()
+        return status or _DDB_ERRORS.get(code, 400), {"Content-Type": "application/x-amz-json-1.0"}, body
     if req.service == "lambda":
-        return (403 if code == "AccessDenied" else 500, {"Content-Type": "application/json",
-                                                          "x-amzn-ErrorType": f"{code}Exception"},
-                json.dumps({"Type": "User", "Message": f"injected fault or denied: {code}"}).encode())
+        return (status or (403 if code == "AccessDenied" else 500),
+                {"Content-Type": "application/json", "x-amzn-ErrorType": f"{code}Exception"},
+                json.dumps({"Type": "User", "Message": message or f"injected fault or denied: {code}"}).encode())
     if req.service != "s3":
-        status = 403 if code == "AccessDenied" else 500
         body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
-                f"<Message>{code}: {req.service}:{req.operation}</Message></Error></ErrorResponse>").encode()
-        return status, {"Content-Type": "text/xml"}, body
-    status = _S3_ERRORS.get(code, 500)
+                f"<Message>{message or f'{code}: {req.service}:{req.operation}'}</Message></Error>"
+                f"</ErrorResponse>").encode()
+        return status or (403 if code == "AccessDenied" else 500), {"Content-Type": "text/xml"}, body
     body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
-            f"<Message>injected fault: {code}</Message><Key>{req.key or ''}</Key></Error>").encode()
-    return status, {"Content-Type": "application/xml"}, body
+            f"<Message>{message or f'injected fault: {code}'}</Message><Key>{req.key or ''}</Key></Error>").encode()
+    return status or _S3_ERRORS.get(code, 500), {"Content-Type": "application/xml"}, body
 
 
 class FaultInjector:

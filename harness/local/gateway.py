@@ -15,7 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from harness.local import awsreq, iam, wire
+from harness.local import awsreq, iam, sigcheck, wire
 from harness.local.faults import FaultInjector, error_response, sleep
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,8 @@ _CHUNK = 1 << 20
 
 class Gateway:
     def __init__(self, moto_port: int, *, lambda_service=None, faults: FaultInjector | None = None,
-                 policy=None, region: str = "us-east-1", account: str = "123456789012") -> None:
+                 policy=None, region: str = "us-east-1", account: str = "123456789012",
+                 function_secret: str | None = None) -> None:
         self.moto_port = moto_port
         self.lambda_service = lambda_service
         self.faults = faults or FaultInjector()
@@ -35,6 +36,9 @@ class Gateway:
         self.denied: list[str] = []
         self.requests = 0
         self.sigv2: list[str] = []          # requests the function signed with SigV2 (a notice)
+        self.function_secret = function_secret   # the role key's secret: its signatures are verified
+        self.signatures_checked = 0
+        self.rejected: list[str] = []       # function requests refused for their signature, one line each
         self.wire = wire.WireLog()          # every write the function made, with the attempt that made it
         gateway = self
 
@@ -133,6 +137,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, gw, req, split, headers: dict, body: bytes) -> None:
         try:
+            if req.access_key == iam.FUNCTION_ACCESS_KEY and gw.function_secret is not None:
+                bad = sigcheck.verify(self.command, split.path, split.query, headers, body,
+                                      signature=req.signature, secret=gw.function_secret, region=gw.region)
+                gw.signatures_checked += 1
+                if bad is not None:
+                    gw.rejected.append(f"{req.service}:{req.operation} ({req.signature}): {bad.code}: {bad.message}")
+                    log.info("gateway: refused %s", gw.rejected[-1])
+                    self._send(*error_response(req, bad.code, status=bad.status, message=bad.message))
+                    return
             if req.access_key == iam.FUNCTION_ACCESS_KEY:
                 if req.sigv2:
                     gw.sigv2.append(f"{req.operation} s3://{req.bucket}/{req.key or ''} ({req.signature})")

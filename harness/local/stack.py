@@ -76,7 +76,8 @@ def start_stack(spec: StackSpec, *, work_dir: Path | None = None, async_retry_de
     moto_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
-    gateway = Gateway(moto_port, policy=spec.policy, region=spec.region, account=spec.account)
+    gateway = Gateway(moto_port, policy=spec.policy, region=spec.region, account=spec.account,
+                      function_secret=FUNCTION_SECRET)
     runtime = LambdaRuntime(work_dir / "runtime", warm=warm, region=spec.region,
                             async_retry_delays=tuple(async_retry_delays),
                             endpoint_url=gateway.url, cpu_scaling=cpu_scaling, isolation=isolation,
@@ -144,6 +145,10 @@ def provision(stack: LocalStack) -> None:
         for i, st in enumerate(spec.policy)]}
     iam.put_role_policy(RoleName=spec.role_name, PolicyName=f"{spec.role_name}-policy",
                         PolicyDocument=json.dumps(policy))
+    if spec.parameters:
+        ssm = stack.client("ssm")
+        for name, value in spec.parameters.items():
+            ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     if spec.queues:
         sqs = stack.client("sqs")
         for name in spec.queues.values():

@@ -75,9 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--compare-runs", type=int, default=5, metavar="N",
                     help="interleaved rounds per path between 5B's looks (default and minimum 5: fewer cannot give "
                          "an interval that decides)")
-    group.addoption("--compare-max-runs", type=int, default=15, metavar="M",
+    group.addoption("--compare-max-runs", type=int, default=25, metavar="M",
                     help="5B looks every --compare-runs rounds and stops at the first decisive look, after at "
-                         "most M rounds per path (default 15; alpha is split over the looks)")
+                         "most M rounds per path (default 25; alpha is split over the looks)")
     group.addoption("--terraform-dir", default=None, metavar="DIR",
                     help="the terraform stack to validate (default terraform/)")
     group.addoption("--lambda-src", default=None, metavar="DIR",
@@ -94,6 +94,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cpu-scaling", choices=("on", "off"), default="on",
                     help="local: give each instance Lambda's CPU share, MemorySize/1769 vCPU (default on); "
                          "'off' is for iterating, and the report then says reduced fidelity")
+    group.addoption("--aws-timing", action="store_true", default=False,
+                    help="local: async retries after 60 s and 120 s, as AWS spaces them (default 0.5 s and 1 s, "
+                         "to keep the validation fast); the stale-job threshold is always the real one")
     group.addoption("--python-for", action="append", default=[], metavar="RUNTIME=PATH",
                     help="local: run functions declared RUNTIME (e.g. python3.13) on this CPython; otherwise one "
                          "of that version is searched in build/python, PATH, pyenv and uv "

@@ -50,6 +50,7 @@ def rules(config) -> dict:
         "compare_max_runs": config.getoption("--compare-max-runs"),
         "large": bool(config.getoption("--large")),
         "python_for": sorted(config.getoption("--python-for") or []),
+        "aws_timing": bool(config.getoption("--aws-timing")),
     }
 
 

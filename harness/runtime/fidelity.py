@@ -21,7 +21,7 @@ def _row(behaviour: str, enforced: str, how: str) -> dict:
 
 
 def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: float,
-         runtime_envs: Iterable = ()) -> list[dict]:
+         runtime_envs: Iterable = (), retry_delays: tuple[float, ...] = (0.5, 1.0)) -> list[dict]:
     kernel = capability.kernel
     why = capability.reason or "kernel isolation unavailable"
     envs = list(runtime_envs)
@@ -98,7 +98,13 @@ def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: flo
         out.append(_row("/tmp", POLLING, f"directory size polled every {poll_interval * 1000:.0f} ms"))
     out.append(_row("timeout", SERVICE, "the service kills the instance's tree at Timeout after handoff"))
     out.append(_row("concurrency", SERVICE, "reserved concurrency: sync 429, async events queue"))
-    out.append(_row("async retries", SERVICE, "2 retries with the same request id"))
+    gaps = " and ".join(f"{d:g} s" for d in retry_delays)
+    if min(retry_delays) >= 60:
+        out.append(_row("async retries", SERVICE, f"2 retries with the same request id, after {gaps} as on AWS "
+                        "(--aws-timing)"))
+    else:
+        out.append(_row("async retries", SERVICE, f"2 retries with the same request id, after {gaps} (AWS: about "
+                        "1 and 2 minutes; --aws-timing uses those)"))
     out.append(_row("payload limits", SERVICE, "6 MB synchronous request and response, 1 MB asynchronous event, "
                     "JSON bodies: refused with AWS's 413 RequestTooLargeException / 400 "
                     "InvalidRequestContentException"))

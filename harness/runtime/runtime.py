@@ -271,7 +271,8 @@ class LambdaRuntime:
             except awsruntime.RuntimeEnvError as e:
                 envs.append(str(e))
         return fidelity.rows(self.capability, cpu_scaling=self.cpu_scaling, storage_mode=self.storage_mode,
-                             poll_interval=self.poll_interval, runtime_envs=envs)
+                             poll_interval=self.poll_interval, runtime_envs=envs,
+                             retry_delays=self.async_retry_delays)
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"

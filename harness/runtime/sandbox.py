@@ -264,7 +264,7 @@ class Sandbox:
         if self.cgroup is not None:
             self._oom_base = self.cgroup.oom_kills()
 
-    def exhaust_memory(self, victim: int, timeout: float = 10.0) -> bool:
+    def exhaust_memory(self, victim: int, timeout: float = 30.0) -> bool:
         """Fill this instance's memory cgroup until the kernel OOM-kills victim; True once it is gone.
 
         victim is made the OOM killer's first choice (oom_score_adj 1000); a filler process joins the
@@ -280,8 +280,11 @@ class Sandbox:
             log.warning("exhaust_memory: oom_score_adj of %s not set: %s", victim, e)
             return False
         need = self.memory_mb * 1024 * 1024 - self.cgroup.usage_bytes() + 16 * 1024 * 1024
+        # only the memory controller's group (cgroup v1): under the instance's CPU quota (7 % of a core at
+        # 128 MB) the filler itself would take seconds to start; v2 has one group for everything
+        groups = [p for p in self.cgroup.procs_files if "/memory/" in p] or self.cgroup.procs_files
         filler = subprocess.Popen([sys.executable, "-S", "-E", "-c", _FILLER, str(max(need, 16 << 20)),
-                                   *self.cgroup.procs_files], stdin=subprocess.DEVNULL,
+                                   *groups], stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

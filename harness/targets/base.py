@@ -147,6 +147,7 @@ class Target:
     created_keys: set = field(default_factory=set)
     created_jobs: set = field(default_factory=set)
     request_ids: dict = field(default_factory=dict)      # job id -> the async invoke's Lambda request id
+    retry_slack: float = 0.0      # seconds a wait for a retried job adds (--aws-timing's real retry gaps)
     _stuck: dict = field(default_factory=dict, repr=False)   # request id -> what stuck_reason last saw
     identity_reported: bool = field(default=False, repr=False)   # the run record has our identity
 
@@ -285,6 +286,7 @@ class Target:
                      until: tuple[str, ...] = TERMINAL) -> dict:
         """Poll the job record until it reaches one of `until`; bounded, with progress in the log.
         A job whose invocations have all ended without finishing it fails at once, quoting why."""
+        timeout += self.retry_slack        # --aws-timing: Lambda's real gaps between async attempts
         deadline = time.monotonic() + timeout
         last = None
         stuck_since = None

@@ -22,6 +22,13 @@ log = logging.getLogger("harness.local")
 DESTINATION_GRACE_S = 15.0      # a failed job's on-failure record must have been consumed by then
 
 
+# Lambda retries a failed asynchronous event "after about 1 minute, then after about 2 minutes"
+# (docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html); the fast default keeps the
+# validation short and --aws-timing restores AWS's spacing.
+AWS_RETRY_DELAYS = (60.0, 120.0)
+FAST_RETRY_DELAYS = (0.5, 1.0)
+
+
 class LocalTarget(Target):
     """The embedded stack behind the Target interface, plus local-only capabilities."""
 
@@ -38,10 +45,14 @@ class LocalTarget(Target):
         t0 = time.monotonic()
         cold = bool(config.getoption("--cold-start")) if config is not None else False
         cpu = (config.getoption("--cpu-scaling") if config is not None else "on") == "on"
-        stack = start_stack(spec, package=sources.package(), layer=sources.layer(), warm=not cold, cpu_scaling=cpu)
+        aws_timing = bool(config.getoption("--aws-timing")) if config is not None else False
+        delays = AWS_RETRY_DELAYS if aws_timing else FAST_RETRY_DELAYS
+        stack = start_stack(spec, package=sources.package(), layer=sources.layer(), warm=not cold, cpu_scaling=cpu,
+                            async_retry_delays=delays)
         target = cls(name="local", stack=spec, session=boto3.Session(region_name=spec.region, **HARNESS_CREDENTIALS),
                      endpoint_url=stack.endpoint, backend_url=None, sources=sources, run_id=run_id)
         target.local = stack
+        target.retry_slack = sum(delays) - sum(FAST_RETRY_DELAYS)   # what waits for a retried job add
         target.startup_s = time.monotonic() - t0
         target.start_backend_soon()
         return target
@@ -234,10 +245,21 @@ class LocalTarget(Target):
                 **self.sources.code_identity(),
                 "storage_mode": self.local.runtime.storage_mode,
                 "fidelity": self.local.runtime.fidelity(
-                    tuple(sorted({fn.runtime for fn in self.stack.enabled_functions}))),
+                    tuple(sorted({fn.runtime for fn in self.stack.enabled_functions}))) + [self._signature_row()],
                 "iam": "the gateway applies the role policy from terraform to every request the function signs",
                 "startup_s": round(self.startup_s, 2)}
 
+
+    def _signature_row(self) -> dict:
+        gw = self.local.gateway
+        if gw.function_secret is None:
+            return {"behaviour": "signature verification", "enforced": "not enforced",
+                    "how": "the gateway reads who signed each request but checks no signature"}
+        return {"behaviour": "signature verification", "enforced": "service",
+                "how": f"the gateway verifies every request the function role's key signs (SigV4 header and "
+                       f"presigned, SigV2 presigned): signature, region, 15-minute skew, expiry, body hash; "
+                       f"{gw.signatures_checked} checked, {len(gw.rejected)} refused so far (not verified: "
+                       f"SigV2 in a header, aws-chunked chunk signatures)"}
 
     def sigv2_requests(self) -> list[str] | None:
         return list(self.local.gateway.sigv2)
