@@ -87,8 +87,8 @@ def make_client(service: str, **kwargs: Any) -> Any:
 class AwsClients:
     """Lazily built boto3 clients (importing the app must not need AWS config)."""
 
-    def __init__(self, *, s3: Any = None, dynamodb: Any = None, lambda_client: Any = None) -> None:
-        self._clients: dict[str, Any] = {"s3": s3, "dynamodb": dynamodb, "lambda": lambda_client}
+    def __init__(self, *, s3: Any = None, dynamodb: Any = None, lambda_client: Any = None, ssm: Any = None) -> None:
+        self._clients: dict[str, Any] = {"s3": s3, "dynamodb": dynamodb, "lambda": lambda_client, "ssm": ssm}
         self._lock = threading.Lock()
 
     def _get(self, service: str) -> Any:
@@ -111,6 +111,10 @@ class AwsClients:
     @property
     def lambda_client(self) -> Any:
         return self._get("lambda")
+
+    @property
+    def ssm(self) -> Any:
+        return self._get("ssm")
 
 
 # --------------------------------------------------------------------------- Lambda
@@ -244,8 +248,10 @@ class JobStore:
         self._client = client
         self._table = table
 
-    def create(self, job_id: str, *, s3_key: str, processing_method: str) -> dict[str, Any]:
-        """Write the QUEUED record; conditional so a reused job id is a conflict, not an overwrite."""
+    def create(self, job_id: str, *, s3_key: str, processing_method: str, rollout_weight: int | None = None,
+               routed_by: str | None = None) -> dict[str, Any]:
+        """Write the QUEUED record; conditional so a reused job id is a conflict, not an overwrite. It carries
+        the path and, when routing chose it, the weight it was routed under and how (backend/rollout.py)."""
         now = utc_now_iso()
         item = {
             HASH_KEY: job_id,
@@ -255,6 +261,9 @@ class JobStore:
             "s3_key": s3_key,
             "processing_method": processing_method,
         }
+        if rollout_weight is not None:
+            item["rollout_weight"] = rollout_weight
+            item["routed_by"] = routed_by or "weight"
         try:
             call_aws(
                 self._client,

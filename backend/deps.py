@@ -35,5 +35,18 @@ def get_store(request: Request) -> JobStore:
     return JobStore(get_clients(request).dynamodb, require(settings, "DYNAMODB_TABLE_NAME"))
 
 
+def get_weights(request: Request):
+    """The rollout weight reader of this process (one per app: its cache is shared by every request)."""
+    state = request.app.state
+    reader = getattr(state, "weights", None)
+    if reader is None:
+        from backend.rollout import WeightReader
+
+        settings = get_settings(request)
+        reader = state.weights = WeightReader(get_clients(request).ssm, settings.ROLLOUT_WEIGHT_PARAMETER,
+                                              settings.ROLLOUT_SALT_PARAMETER, settings.ROLLOUT_CACHE_SECONDS)
+    return reader.current
+
+
 def get_lambda(request: Request) -> LambdaInvoker:
     return LambdaInvoker(get_clients(request).lambda_client)

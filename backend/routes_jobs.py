@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from video_processor.core import TIMESTAMP_FORMAT
 
 from backend.aws import presign_get, split_output_ref
-from backend.deps import get_clients, get_dispatcher, get_lambda, get_settings, get_store
+from backend.deps import get_clients, get_dispatcher, get_lambda, get_settings, get_store, get_weights
 from backend.errors import ApiError
 from backend.routing import start_job
 from backend.schemas import UploadCompleteRequest, segment_value
@@ -52,6 +52,7 @@ def upload_complete(body: UploadCompleteRequest, request: Request) -> dict[str, 
         job_id=str(body.job_id),
         s3_key=body.s3_key,
         segment_duration=segment_value(body.segment_duration, settings.SEGMENT_DURATION),
+        weights=get_weights(request),
     )
 
 

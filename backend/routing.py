@@ -8,11 +8,13 @@ a conditional write, so at most one processor works on a job.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 from video_processor.core import QUEUED
 
+from backend import rollout
 from backend.aws import AwsCallError, JobStore, LambdaInvoker
 from backend.deps import require
 from backend.dispatch import Dispatcher, DispatchError
@@ -61,12 +63,19 @@ def start_job(
     job_id: str,
     s3_key: str,
     segment_duration: float,
+    weights: Callable[[], tuple[object, str]] | None = None,
 ) -> dict[str, Any]:
-    """Create the QUEUED record, then route by USE_LAMBDA_PROCESSING (read now, per request)."""
-    use_lambda = bool(settings.USE_LAMBDA_PROCESSING)
+    """Create the QUEUED record, then route: USE_LAMBDA_PROCESSING (read now, per request) above the rollout
+    weight (weights() -> (raw weight, salt), cached from SSM)."""
     event = make_event(settings, job_id, s3_key, segment_duration)
-    store.create(job_id, s3_key=s3_key, processing_method="lambda" if use_lambda else "celery")
-    response: dict[str, Any] = {"status": "processing_started", "job_id": job_id, "check_status_url": status_url(job_id)}
+    flag = settings.USE_LAMBDA_PROCESSING
+    raw, salt = weights() if flag is None and weights is not None else (None, "")
+    route = rollout.decide(job_id, flag, raw, salt)
+    use_lambda = route.method == "lambda"
+    store.create(job_id, s3_key=s3_key, processing_method=route.method, rollout_weight=route.weight,
+                 routed_by=route.by)
+    response: dict[str, Any] = {"status": "processing_started", "job_id": job_id, "check_status_url": status_url(job_id),
+                                "rollout_weight": route.weight, "routed_by": route.by}
 
     if use_lambda:
         try:

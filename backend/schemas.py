@@ -60,7 +60,7 @@ class LambdaTestRequest(BaseModel):
 class ProcessingMethodRequest(BaseModel):
     """POST /api/admin/processing-method (rollback drill aid)."""
 
-    use_lambda: StrictBool
+    use_lambda: StrictBool | None     # null: unset, the rollout weight decides
 
 
 def segment_value(value: float | None, default: int) -> int | float:

@@ -8,7 +8,7 @@ and real AWS take exactly the same code path.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,7 +32,12 @@ class Settings(BaseSettings):
     PROJECT_NAME: str = "easy-video-share"
     AWS_BUCKET_NAME: str = ""
     DYNAMODB_TABLE_NAME: str = ""
-    USE_LAMBDA_PROCESSING: bool = False
+    # true: every new job to Lambda; false: the hard kill switch (Celery, whatever the weight says);
+    # unset: the rollout weight in SSM decides per job (backend/rollout.py), 0 until the controller moves it.
+    USE_LAMBDA_PROCESSING: bool | None = None
+    ROLLOUT_WEIGHT_PARAMETER: str = ""       # default /<PROJECT_NAME>/rollout/lambda-weight (terraform/rollout.tf)
+    ROLLOUT_SALT_PARAMETER: str = ""         # default /<PROJECT_NAME>/rollout/salt
+    ROLLOUT_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=300)
     LAMBDA_FUNCTION_NAME: str = ""
     LAMBDA_TEST_FUNCTION_NAME: str = ""
     ENABLE_TEST_ENDPOINTS: bool = False
@@ -46,6 +51,11 @@ class Settings(BaseSettings):
     # The processor's on-failure destination (terraform output failure_queue_url); empty: not consumed.
     FAILURE_QUEUE_URL: str = ""
 
+    @field_validator("USE_LAMBDA_PROCESSING", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _derive_function_names(self) -> Settings:
         """Function names default from PROJECT_NAME, matching the Terraform naming."""
@@ -53,9 +63,15 @@ class Settings(BaseSettings):
             self.LAMBDA_FUNCTION_NAME = f"{self.PROJECT_NAME}-video-processor"
         if not self.LAMBDA_TEST_FUNCTION_NAME:
             self.LAMBDA_TEST_FUNCTION_NAME = f"{self.PROJECT_NAME}-video-processor-test"
+        if not self.ROLLOUT_WEIGHT_PARAMETER:
+            self.ROLLOUT_WEIGHT_PARAMETER = f"/{self.PROJECT_NAME}/rollout/lambda-weight"
+        if not self.ROLLOUT_SALT_PARAMETER:
+            self.ROLLOUT_SALT_PARAMETER = f"/{self.PROJECT_NAME}/rollout/salt"
         return self
 
     @property
     def processing_method(self) -> str:
         """Which path new uploads take; read per request so a flip takes effect at once."""
+        if self.USE_LAMBDA_PROCESSING is None:
+            return "weighted"
         return "lambda" if self.USE_LAMBDA_PROCESSING else "celery"

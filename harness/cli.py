@@ -249,6 +249,8 @@ def _declared_functions():
 
 
 def main(argv: list[str] | None = None) -> int:
+    from harness.rollout import cli as rollout_cli
+
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -264,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("--html", action="store_true", help="also write <report dir>/ledger.html (history and 5B trend)")
     lint = sub.add_parser("lint", help="terraform fmt -check (needs the terraform CLI; not part of the gate)")
     lint.add_argument("--terraform-dir", default=str(REPO / "terraform"))
+    ro = sub.add_parser("rollout", help="move real jobs from Celery to Lambda by weight, judged after every job",
+                        description=rollout_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rollout_cli.add_arguments(ro)
     pp = sub.add_parser("provision-python", help="unpack a CPython of each declared runtime from Debian's archive")
     pp.add_argument("runtime", nargs="*", help="declared runtime (default: every one terraform declares)")
     pp.add_argument("--if-missing", action="store_true", help="only where no interpreter of that version is found")
@@ -276,4 +281,5 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     return {"build": cmd_build, "serve": cmd_serve, "aws-selftest": cmd_aws_selftest,
-            "runtime-env": cmd_runtime_env, "provision-python": cmd_provision_python, "ledger": cmd_ledger, "lint": cmd_lint}[args.command](args)
+            "runtime-env": cmd_runtime_env, "provision-python": cmd_provision_python,
+            "rollout": rollout_cli.run, "ledger": cmd_ledger, "lint": cmd_lint}[args.command](args)

@@ -53,3 +53,11 @@ output "failure_queue_url" {
 output "config_sha256" {
   value = sha256(join("", [for f in sort(fileset(path.module, "*.tf")) : "${f}:${filesha256("${path.module}/${f}")}\n"]))
 }
+
+output "rollout_weight_parameter" {
+  value = aws_ssm_parameter.rollout_weight.name
+}
+
+output "rollout_salt_parameter" {
+  value = aws_ssm_parameter.rollout_salt.name
+}

@@ -28,6 +28,8 @@ def test_flag_off_routes_to_celery_and_records_queued_job():
             "processing_method": "celery",
             "check_status_url": f"/api/jobs/{b['job_id']}/status",
             "task_id": "task-1",
+            "rollout_weight": 0,
+            "routed_by": "kill-switch",
         }
         assert env.dispatcher.events == [
             {"job_id": b["job_id"], "s3_bucket": BUCKET, "s3_key": KEY, "segment_duration": 15}
@@ -35,6 +37,7 @@ def test_flag_off_routes_to_celery_and_records_queued_job():
         assert env.lam.calls == []
         job = env.job(b["job_id"])
         assert job["status"] == "QUEUED" and job["processing_method"] == "celery" and job["s3_key"] == KEY
+        assert (job["rollout_weight"], job["routed_by"]) == (0, "kill-switch")
         assert job["created_at"] == job["updated_at"] and job["created_at"].endswith("Z")
 
 

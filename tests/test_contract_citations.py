@@ -15,7 +15,7 @@ def test_every_phase_test_cites_an_existing_clause() -> None:
 def test_the_contract_defines_the_clause_families_and_a_version() -> None:
     ids = contract.clauses()
     assert {c[0] for c in ids} == set("EJSFROLVTBI")
-    assert contract.version() == "1.3"
+    assert contract.version() == "1.4"
 
 
 def test_an_uncited_or_unknown_citation_is_named(tmp_path: Path) -> None:

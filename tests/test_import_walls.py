@@ -28,6 +28,7 @@ WALLS = {
                       "harness.runtime", "harness.stack", "pytest", "_pytest"}, set()),
     "harness/judge": ({"harness.run", "harness.tell", "harness.cli", "pytest", "_pytest"}, set()),
     "harness/tell": ({"harness.run", "harness.cli", "pytest", "_pytest"}, set()),
+    "harness/rollout": ({"harness.run", "harness.tell", "pytest", "_pytest"}, set()),
     "backend": ({"harness", "phases", "fixtures", "video_processor"}, {"video_processor.core"}),
 }
 

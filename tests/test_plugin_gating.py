@@ -25,7 +25,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 
 
 def all_steps(fail_2a: bool = False) -> dict[str, str]:
-    files = {f"test_{s}_step.py": PASSING for s in ("1a", "1b", "2b", "3a", "3b", "4a", "4b", "5a", "5b")}
+    files = {f"test_{s}_step.py": PASSING for s in ("1a", "1b", "2b", "3a", "3b", "4a", "4b", "5a", "5b", "5c")}
     files["test_2a_ffmpeg_layer.py"] = FAILING if fail_2a else PASSING
     return files
 
@@ -61,7 +61,7 @@ def test_all_passing_is_go_and_exit_zero(project: pytest.Pytester, xdist: bool) 
     data = latest(project)
     assert data["verdict"] == "GO"
     assert data["rollout_step"] == "all"
-    assert [s["id"] for s in data["steps"]] == ["1A", "1B", "2A", "2B", "3A", "3B", "4A", "4B", "5A", "5B"]
+    assert [s["id"] for s in data["steps"]] == ["1A", "1B", "2A", "2B", "3A", "3B", "4A", "4B", "5A", "5B", "5C"]
 
 
 def test_steps_run_in_order_under_xdist_and_in_parallel_within_a_step(project: pytest.Pytester,

@@ -47,7 +47,7 @@ def step(sid: str, status: str = "passed", **kw) -> StepFacts:
 
 def facts(steps: list[StepFacts]) -> RunFacts:
     return RunFacts(target={"name": "local", "endpoint": "http://127.0.0.1:1", "fidelity": FIDELITY}, code=dict(CODE),
-                    rollout_step="all" if len(steps) == 10 else steps[-1].id[0], selected=tuple(s.id for s in steps),
+                    rollout_step="all" if len(steps) == 11 else steps[-1].id[0], selected=tuple(s.id for s in steps),
                     steps=steps, started=1_800_000_000.0, finished=1_800_000_300.0, exitstatus=0)
 
 
@@ -100,7 +100,8 @@ def test_nogo_page_puts_the_first_failure_right_under_the_verdict() -> None:
     assert html.index("badge-nogo") < html.index('id="failures"') < html.index('id="step-strip"')
     assert box.index("NO-GO because") < box.index(first) < box.index("</section>")
     assert strip(html) == {"1A": "passed", "1B": "partial", "2A": "failed", "2B": "blocked", "3A": "blocked",
-                           "3B": "blocked", "4A": "blocked", "4B": "blocked", "5A": "not_run", "5B": "not_run"}
+                           "3B": "blocked", "4A": "blocked", "4B": "blocked", "5A": "not_run", "5B": "not_run",
+                           "5C": "not_run"}
     assert '<a href="#fail-2A-1">(details)</a>' in html and 'id="fail-2A-1"' in html
     assert "<pre>START RequestId: 1\nsh: /opt/bin/ffmpeg: not found\nEND RequestId: 1</pre>" in html
     assert "deselected by -k" in html and "not selected in this run" in html
@@ -135,7 +136,7 @@ def test_missing_or_malformed_chart_data_is_a_note_never_a_crash() -> None:
     assert html.count(f'<p class="note no-data">{NO_DATA}') == 3
     assert "malformed: ValueError: bad interval [3.0, 1.0]" in html
     assert "this page has no drawing for it" in html
-    assert render_html({}).count('data-status="not_run"') == 10
+    assert render_html({}).count('data-status="not_run"') == 11
 
 
 def test_charts_are_inline_svg_with_nothing_fetched() -> None:

@@ -15,7 +15,8 @@ mSPRT of Johari et al., "Always Valid Inference", 2017):
 
 Each uses alpha/2 (the two questions share alpha, Bonferroni). Then:
 - ROLLBACK when Lambda is proven worse: the failure interval lies above 0 (any proven increase in
-  failures), or the duration ratio's interval lies above the margin;
+  failures), or, once each path has `min_jobs` timed jobs (the first jobs of a new path are its cold
+  starts), the duration ratio's interval lies above the margin;
 - PROMOTE when Lambda is proven no worse on both (failures at most Celery's plus the failure margin,
   the duration ratio at most the margin), with at least `min_jobs` on each path;
 - INCONCLUSIVE when the step's job or time budget ran out first; CONTINUE otherwise.
@@ -130,7 +131,9 @@ class Judge:
             return Decision("ROLLBACK", f"Lambda fails more: {lam.failures}/{lam.n} vs Celery {cel.failures}/{cel.n}, "
                                         f"difference in [{fail[0]:+.3f}, {fail[1]:+.3f}], above 0",
                             jobs, fail, ratio)
-        if ratio is not None and ratio[0] > r.margin:
+        # durations judge only with min_jobs timed jobs per path: the first jobs of a new path are cold starts
+        timed = min(lam.logs, cel.logs) >= r.min_jobs
+        if ratio is not None and timed and ratio[0] > r.margin:
             return Decision("ROLLBACK", f"Lambda is slower: duration ratio in [{ratio[0]:.2f}, {ratio[1]:.2f}] > "
                                         f"{r.margin:g}", jobs, fail, ratio)
         enough = min(lam.n, cel.n) >= r.min_jobs

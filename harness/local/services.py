@@ -131,6 +131,12 @@ def backend_env(stack, *, redis_url: str, use_lambda: bool = True, backend_src: 
         "REDIS_URL": redis_url, "FFMPEG_PATH": imageio_ffmpeg.get_ffmpeg_exe(),
         "PYTHONPATH": os.pathsep.join([str(p) for p in (backend_src, REPO, REPO / "lambda_src") if p]),
     })
+    for name in spec.parameters:                 # terraform/rollout.tf: the backend reads, never writes
+        if name.endswith("/rollout/lambda-weight"):
+            env["ROLLOUT_WEIGHT_PARAMETER"] = name
+        elif name.endswith("/rollout/salt"):
+            env["ROLLOUT_SALT_PARAMETER"] = name
+    env["ROLLOUT_CACHE_SECONDS"] = "1"          # 5C's drill steps last seconds; the production default is 5
     if "video_processor_test" in spec.functions:
         env["LAMBDA_TEST_FUNCTION_NAME"] = spec.function("video_processor_test").name
     return env

@@ -29,6 +29,8 @@ def destroy_test_function(key: str) -> str:
 TERRAFORM_ROLLBACK = destroy("aws_lambda_function.video_processor")
 FLAG_ROLLBACK = "set USE_LAMBDA_PROCESSING=false on the backend (Railway) and redeploy"
 CELERY_NOTE = "Celery stays deployed as the fallback path until 5B is signed off"
+WEIGHT_ROLLBACK = ("aws ssm put-parameter --overwrite --type String --value 0 --name "
+                   "\"$(terraform output -raw rollout_weight_parameter)\"")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,12 @@ STEPS: tuple[Step, ...] = (
          ("both paths timed on the same fixtures", "Lambda median <= Celery median x factor",
           "estimated Lambda cost reported"),
          "medium", "ongoing", (FLAG_ROLLBACK, CELERY_NOTE)),
+    Step("5C", "Progressive rollout", "Real jobs move to Lambda by weight, judged after every job, and revert "
+         "on their own.",
+         ("the backend routes each job by the SSM weight, stable per job",
+          "a good version is promoted weight by weight on real jobs",
+          "a failing version is rolled back to weight 0 with no job lost"),
+         "high", "days", (WEIGHT_ROLLBACK, FLAG_ROLLBACK, CELERY_NOTE)),
 )
 
 BY_ID: dict[str, Step] = {step.id: step for step in STEPS}

@@ -57,11 +57,16 @@ def parse_phase(value: str) -> str:
     if text in STEP_IDS:
         return text
     if text.isdigit() and 1 <= int(text) <= 5:
-        return f"{text}B"
+        return last_of_phase(text)
     raise ValueError(
         f"--phase {value!r} is not a phase: use 1 to 5 or a step id such as 3A "
         f"({', '.join(STEP_IDS)})"
     )
+
+
+def last_of_phase(phase: str) -> str:
+    """The last step of a phase: '3' -> '3B', '5' -> '5C'."""
+    return [s for s in STEP_IDS if s.startswith(phase)][-1]
 
 
 def steps_up_to(last: str | None) -> tuple[str, ...]:
@@ -74,4 +79,4 @@ def rollout_label(last: str | None) -> str:
     """What the report calls the rollout step it decides: '3' for --phase 3, '3A', or 'all'."""
     if last is None:
         return "all"
-    return last[0] if last.endswith("B") else last
+    return last[0] if last == last_of_phase(last[0]) else last

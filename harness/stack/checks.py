@@ -295,7 +295,7 @@ def check_backend_defaults(settings_file: Path) -> list[Finding]:
     """Production safety of the backend's defaults: test endpoints off, Celery unless the flag is set."""
     import ast
 
-    want = {"ENABLE_TEST_ENDPOINTS": False, "USE_LAMBDA_PROCESSING": False}
+    want = {"ENABLE_TEST_ENDPOINTS": False, "USE_LAMBDA_PROCESSING": (False, None)}
     found: dict[str, object] = {}
     if not settings_file.is_file():
         return [not_run("backend production defaults", f"{settings_file} does not exist",
@@ -303,14 +303,17 @@ def check_backend_defaults(settings_file: Path) -> list[Finding]:
     tree = ast.parse(settings_file.read_text(), filename=str(settings_file))
     for node in ast.walk(tree):
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id in want:
-            found[node.target.id] = node.value.value if isinstance(node.value, ast.Constant) else None
+            found[node.target.id] = (node.value.value if isinstance(node.value, ast.Constant)
+                                     else ast.unparse(node.value) if node.value is not None else "<no default>")
     out = []
     for name, value in want.items():
         if name not in found:
             out.append(Finding("backend production defaults", False, f"{settings_file.name} declares no {name} setting"))
-        elif found[name] is not value:
+        elif not any(found[name] is v for v in (value if isinstance(value, tuple) else (value,))):
+            allowed = " or ".join(repr(v) for v in (value if isinstance(value, tuple) else (value,)))
             out.append(Finding("backend production defaults", False,
                                f"{settings_file.name}: {name} defaults to {found[name]!r}; it must default to "
-                               f"{value!r} so production needs an explicit opt-in"))
+                               f"{allowed} so production needs an explicit opt-in"))
     return out or [Finding("backend production defaults", True,
-                           "test endpoints off and Celery routing unless explicitly enabled")]
+                           "test endpoints off; Celery routing unless the flag is set or the rollout weight "
+                           "(0 as terraform creates it) moves")]

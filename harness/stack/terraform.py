@@ -88,6 +88,7 @@ class StackSpec:
     resources: dict = field(repr=False, default_factory=dict)
     queues: dict = field(default_factory=dict)       # aws_sqs_queue address -> name
     outputs: dict = field(default_factory=dict)      # output name -> the one reference it gives, e.g. "aws_iam_role.lambda.arn"
+    parameters: dict = field(default_factory=dict)   # aws_ssm_parameter name -> its declared value
 
     def function(self, key: str) -> FunctionDecl:
         """A function by its logical name: the resource name ('video_processor') or its for_each key."""
@@ -246,12 +247,14 @@ def load_stack(tf_dir: Path, *, workspace: str | None = None, overrides: dict | 
             on_failure=str(evaluate(on_failure, resolve)) if on_failure else None)
     queues = {address: str(evaluate(body["name"], resolve)) for address, body in resources.items()
               if address.startswith("aws_sqs_queue.")}
+    parameters = {str(evaluate(body["name"], resolve)): str(evaluate(body.get("value", ""), resolve))
+                  for address, body in resources.items() if address.startswith("aws_ssm_parameter.")}
     outputs = {name: m.group(1) for name, body in blocks["output"].items()
                if isinstance(body, dict) and (m := _SINGLE_REF.fullmatch(str(body.get("value", ""))))}
     return StackSpec(tf_dir=tf_dir, workspace=workspace, region=region, account=account, outputs=outputs,
                      variables=variables, bucket=bucket, table=table, role_name=role_name, queues=queues,
                      role_arn=f"arn:aws:iam::{account}:role/{role_name}", policy=policy,
-                     layers=layers, functions=functions, resources=resources)
+                     layers=layers, functions=functions, resources=resources, parameters=parameters)
 
 
 def _function(tf_dir: Path, address: str, inst: Instance, key: str, body: dict, resolve: Callable,
@@ -323,7 +326,7 @@ def _only(resources: dict, rtype: str) -> str:
 def _attribute(rtype: str, body: dict, attr: str, resolve, region: str, account: str) -> object:
     name_keys = {"aws_s3_bucket": "bucket", "aws_dynamodb_table": "name", "aws_iam_role": "name",
                  "aws_lambda_function": "function_name", "aws_lambda_layer_version": "layer_name",
-                 "aws_sqs_queue": "name"}
+                 "aws_sqs_queue": "name", "aws_ssm_parameter": "name"}
     if attr in body and attr != "arn":
         return evaluate(body[attr], resolve)
     key = name_keys.get(rtype)
@@ -340,6 +343,7 @@ def _attribute(rtype: str, body: dict, attr: str, resolve, region: str, account:
             "aws_lambda_function": f"arn:aws:lambda:{region}:{account}:function:{name}",
             "aws_lambda_layer_version": f"arn:aws:lambda:{region}:{account}:layer:{name}:1",
             "aws_sqs_queue": f"arn:aws:sqs:{region}:{account}:{name}",
+            "aws_ssm_parameter": f"arn:aws:ssm:{region}:{account}:parameter{name}",
         }.get(rtype, Unknown(f"{rtype}.arn"))
     return Unknown(f"{rtype}.{attr}")
 

@@ -54,13 +54,14 @@ class BackendClient:
             self.request_ids[body["job_id"]] = body["lambda_request_id"]
         return body
 
-    def set_processing_method(self, use_lambda: bool) -> dict:
+    def set_processing_method(self, use_lambda: bool | None) -> dict:
         return self._json(requests.post(f"{self.base}/api/admin/processing-method",
                                         json={"use_lambda": use_lambda}, timeout=self.timeout), (200,))
 
     @contextmanager
-    def flag(self, use_lambda: bool):
-        """Hold USE_LAMBDA_PROCESSING at a value for the duration, then restore it.
+    def flag(self, use_lambda: bool | None):
+        """Hold USE_LAMBDA_PROCESSING at a value (None: unset, the rollout weight decides) for the duration,
+        then restore it.
 
         The flag is the backend's global state: tests that depend on it take a lock per backend
         URL, so xdist workers sharing one deployed backend (the aws target) do not flip it under
@@ -72,7 +73,7 @@ class BackendClient:
         lock_dir = Path(tempfile.gettempdir()) / "rollout-backend-flag"
         lock_dir.mkdir(exist_ok=True)
         with FileLock(str(lock_dir / f"{digest}.lock"), timeout=900):
-            previous = self.health()["processing_method"] == "lambda"
+            previous = {"lambda": True, "celery": False}.get(self.health()["processing_method"])
             self.set_processing_method(use_lambda)
             try:
                 yield

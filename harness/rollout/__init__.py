@@ -1,0 +1,1 @@
+"""The progressive rollout: controller (pure), ops against a target, the command line."""
