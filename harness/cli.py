@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     rollout_cli.add_arguments(ro)
     pp = sub.add_parser("provision-python", help="unpack a CPython of each declared runtime from Debian's archive")
     pp.add_argument("runtime", nargs="*", help="declared runtime (default: every one terraform declares)")
-    pp.add_argument("--if-missing", action="store_true", help="only where no interpreter of that version is found")
+    pp.add_argument("--if-missing", action="store_true", help="skip a runtime already provisioned in build/python")
     rt = sub.add_parser("runtime-env", help="build the Lambda runtime's own site-packages for the sandbox")
     rt.add_argument("--strict", action="store_true", help="exit 1 when a runtime has no interpreter")
     rt.add_argument("--runtime", action="append", help="declared runtime (default: every one terraform declares)")

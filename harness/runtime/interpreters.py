@@ -4,7 +4,8 @@ A function declared `python3.13` runs on a CPython 3.13 found on this machine,
 in this order (the first that answers with the right version wins):
 
 1. `--python-for python3.13=/path/to/python` (or HARNESS_PYTHON_FOR, comma-separated);
-2. `build/python/python3.13/`, unpacked by `python -m harness provision-python`;
+2. `build/python/python3.13/`, unpacked by `python -m harness provision-python` (`make setup` does):
+   Debian's optimized build (PGO, LTO), the closest to AWS's own;
 3. `python3.13` on PATH;
 4. pyenv's builds (`$PYENV_ROOT/versions/3.13*`, default ~/.pyenv);
 5. uv's managed Pythons (`~/.local/share/uv/python/cpython-3.13*`).

@@ -257,9 +257,9 @@ class LocalTarget(Target):
                     "how": "the gateway reads who signed each request but checks no signature"}
         return {"behaviour": "signature verification", "enforced": "service",
                 "how": f"the gateway verifies every request the function role's key signs (SigV4 header and "
-                       f"presigned, SigV2 presigned): signature, region, 15-minute skew, expiry, body hash; "
+                       f"presigned, SigV2 presigned): signature, region, 15-minute skew, expiry; "
                        f"{gw.signatures_checked} checked, {len(gw.rejected)} refused so far (not verified: "
-                       f"SigV2 in a header, aws-chunked chunk signatures)"}
+                       f"SigV2 in a header, aws-chunked chunk signatures, an S3 body against its signed hash)"}
 
     def sigv2_requests(self) -> list[str] | None:
         return list(self.local.gateway.sigv2)
