@@ -17,13 +17,13 @@ def test_defaults(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     s = Settings(_env_file=None)
     assert s.PROJECT_NAME == "easy-video-share"
-    assert s.USE_LAMBDA_PROCESSING is False and s.ENABLE_TEST_ENDPOINTS is False
+    assert s.USE_LAMBDA_PROCESSING is None and s.ENABLE_TEST_ENDPOINTS is False   # unset: the weight (0) decides
     assert s.LAMBDA_FUNCTION_NAME == "easy-video-share-video-processor"
     assert s.LAMBDA_TEST_FUNCTION_NAME == "easy-video-share-video-processor-test"
     assert s.REDIS_URL == "redis://127.0.0.1:6379/0"
     assert s.SEGMENT_DURATION == 10
     assert s.FFMPEG_PATH == default_ffmpeg_path()
-    assert s.processing_method == "celery"
+    assert s.processing_method == "weighted"
 
 
 def test_from_env(monkeypatch):

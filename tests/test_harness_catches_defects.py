@@ -175,10 +175,11 @@ def test_a_backend_that_dispatches_before_queueing_is_no_go(tmp_path: Path) -> N
     shutil.copytree(REPO / "backend", src / "backend", ignore=shutil.ignore_patterns("__pycache__"))
     routing = src / "backend" / "routing.py"
     text = routing.read_text()
-    create = ('    store.create(job_id, s3_key=s3_key, processing_method="lambda" if use_lambda else "celery")\n')
+    create = ("    store.create(job_id, s3_key=s3_key, processing_method=route.method, rollout_weight=route.weight,\n"
+              "                 routed_by=route.by)\n")
     invoke = "            request_id = invoker.invoke_async(settings.LAMBDA_FUNCTION_NAME, event)\n"
     assert create in text and invoke in text, "the backend no longer matches this defect; update the test"
-    text = text.replace(create, "", 1).replace(invoke, invoke + "            " + create.strip() + "\n", 1)
+    text = text.replace(create, "", 1).replace(invoke, invoke + "            " + " ".join(create.split()) + "\n", 1)
     routing.write_text(text)
     code, data, out = run_phases(tmp_path, "--backend-src", str(src), "--phase", "4A", "--no-gate",
                                  "-k", "queued_before")

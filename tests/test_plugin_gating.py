@@ -101,7 +101,7 @@ def test_phase_selects_steps_up_to_and_including(project: pytest.Pytester) -> No
     data = latest(project)
     assert [s["id"] for s in data["steps"]] == ["1A", "1B", "2A"]
     assert data["rollout_step"] == "2A"
-    result.assert_outcomes(passed=3, deselected=7)
+    result.assert_outcomes(passed=3, deselected=8)
 
 
 @pytest.mark.parametrize("bad", ["6", "0", "9Z", "abc"])
@@ -225,7 +225,7 @@ def test_b(evidence):
     project.makeconftest('pytest_plugins = ["harness.run.plugin", "harness.run.fixtures"]\n')
     write_phases(project, files)
     result = run(project, "--no-gate", xdist=xdist)
-    result.assert_outcomes(passed=11, failed=1)
+    result.assert_outcomes(passed=12, failed=1)
     data = latest(project)
     step = {s["id"]: s for s in data["steps"]}
     [failure] = step["1A"]["failures"]

@@ -107,7 +107,7 @@ def test_report_page_in_chromium(browser, pages, name: str, width: int, height: 
     assert not severe, f"console errors: {severe}"
     assert state["ready"] == "complete" and state["innerWidth"] == width, state
     assert state["scrollWidth"] <= state["innerWidth"], f"horizontal scroll: {state['scrollWidth']} > {width} ({shot})"
-    assert len(state["strip"]) == 10
+    assert len(state["strip"]) == 11
     for cell in state["strip"]:
         assert cell["bg"] == rgb(STATUS_COLOURS[status_class(cell["status"])]), cell
     if name == "go":

@@ -108,8 +108,10 @@ def rows(capability, *, cpu_scaling: bool, storage_mode: str, poll_interval: flo
     out.append(_row("payload limits", SERVICE, "6 MB synchronous request and response, 1 MB asynchronous event, "
                     "JSON bodies: refused with AWS's 413 RequestTooLargeException / 400 "
                     "InvalidRequestContentException"))
-    out.append(_row("operating system", NONE, "the host's glibc and kernel, not Amazon Linux "
-                    "(1A checks the layer binary's glibc needs instead)"))
+    out.append(_row("native ABI", NONE, "the sandbox's glibc is its userland's (the interpreter's root: Debian's), "
+                    "and the kernel is the host's, not Amazon Linux's: a native file needing a newer glibc would "
+                    "load here; 1A judges every ELF file of the package and its layers against the declared "
+                    "runtime's glibc and libraries instead (harness/stack/native.py)"))
     return out
 
 
