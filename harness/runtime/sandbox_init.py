@@ -156,7 +156,8 @@ def main():
     code = _encode(status)
     if 128 < code < 128 + 65 and code != SETUP_FAILED:
         sig = code - 128
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):     # those two cannot be caught, nor reset
+            signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
     sys.exit(code)
 
