@@ -50,11 +50,14 @@ class Stack:
                                                credentials={k: v for k, v in creds.items() if k != "region_name"})
         admin = boto3.client("lambda", endpoint_url=self.gw.url, **creds)
         role = boto3.client("iam", endpoint_url=self.gw.url, **creds).create_role(
-            RoleName="p6", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            RoleName=f"p6-{work.name}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
-            zf.writestr("app.py", APP)
-        admin.create_function(FunctionName="hello", Runtime=_runtime(), Role=role, Handler="app.handler",
+            info = zipfile.ZipInfo("app.py")
+            info.external_attr = 0o644 << 16         # readable by the sandbox user, as Lambda requires
+            zf.writestr(info, APP)
+        self.name = f"hello-{work.name}"     # moto's state is per process: both stacks share it
+        admin.create_function(FunctionName=self.name, Runtime=_runtime(), Role=role, Handler="app.handler",
                               MemorySize=128, Code={"ZipFile": buf.getvalue()})
         self.admin = admin
         self.client = boto3.client("lambda", endpoint_url=self.gw.url, region_name="us-east-1",
@@ -64,14 +67,15 @@ class Stack:
 
     def invoke_ms(self) -> float:
         t0 = time.perf_counter()
-        out = self.client.invoke(FunctionName="hello", Payload=b"{}")
+        out = self.client.invoke(FunctionName=self.name, Payload=b"{}")
         ms = (time.perf_counter() - t0) * 1000
         assert "FunctionError" not in out, out["Payload"].read()
         return ms
 
     def cold_ms(self) -> float:
         self.n += 1      # a new environment variable value: a new instance, as after UpdateFunctionConfiguration
-        self.admin.update_function_configuration(FunctionName="hello", Environment={"Variables": {"N": str(self.n)}})
+        self.admin.update_function_configuration(FunctionName=self.name,
+                                                 Environment={"Variables": {"N": str(self.n)}})
         return self.invoke_ms()
 
     def close(self) -> None:
