@@ -215,11 +215,7 @@ def cmd_runtime_env(args) -> int:
     """Build what the AWS runtime provides (RIC, SDK at AWS's version) for each declared runtime."""
     from harness.runtime import awsruntime
 
-    runtimes = args.runtime
-    if not runtimes:
-        from harness.stack.terraform import load_stack
-
-        runtimes = sorted({fn.runtime for fn in load_stack(Path(__file__).resolve().parents[1] / "terraform").functions.values()})
+    runtimes = args.runtime or sorted({fn.runtime for fn in _declared_functions()})
     missing = 0
     for runtime in runtimes:
         try:

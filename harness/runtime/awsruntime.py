@@ -1,12 +1,13 @@
 """What the AWS Python runtime itself provides, and its stand-in on this machine.
 
-On AWS a python3.11 function sees the standard library, its package
+On AWS a python3.13 function sees the standard library, its package
 (/var/task), its layers (/opt/python...) and what the runtime ships in
-/var/lang/lib/python3.11/site-packages: the runtime interface client and the
+/var/lang/lib/python3.13/site-packages: the runtime interface client and the
 SDK. Nothing else. Here that site-packages directory is built once by the
 project's setup (`python -m harness runtime-env`, run by `make setup`) with
-pip from PyPI, and bind-mounted read-only into every sandbox in place of the
-host interpreter's own site-packages. The harness venv is never visible.
+pip from PyPI, for the runtime's Python and Lambda's platform, and bind-mounted
+read-only into every sandbox, over the interpreter of the declared runtime's
+version (harness.runtime.interpreters). The harness venv is never visible.
 """
 from __future__ import annotations
 

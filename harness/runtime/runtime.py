@@ -467,11 +467,7 @@ class LambdaRuntime:
                 inst = self._checkout(spec)
             except awsruntime.RuntimeEnvError as e:
                 att = _setup_failed(rid, str(e))
-                record = InvocationRecord(
-                    function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt,
-                    started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
-                    duration_ms=0.0, max_memory_mb=0, max_tmp_bytes=0, init_duration_ms=None, pid=-1,
-                    payload=att.payload, event=payload)
+                record = _record_of(spec, rid, itype, attempt, att, payload)
                 self._log(spec.name, f"RequestId: {rid} Error: {e}")
                 return att
             try:
@@ -482,12 +478,7 @@ class LambdaRuntime:
                 self._discard(inst)
                 raise
             self._checkin(inst, att.healthy)
-            record = InvocationRecord(
-                function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt,
-                started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
-                duration_ms=att.duration_ms, max_memory_mb=att.max_memory_mb, max_tmp_bytes=att.max_tmp_bytes,
-                init_duration_ms=att.init_duration_ms, pid=att.pid, payload=att.payload,
-                event=payload, cpu_throttled_ms=att.cpu_throttled_ms)
+            record = _record_of(spec, rid, itype, attempt, att, payload)
             return att
         finally:
             with self._cond:
@@ -511,6 +502,15 @@ class LambdaRuntime:
     def _log(self, function_name: str, line: str) -> None:
         with self._lock:
             self._logs.append((function_name, line))
+
+
+def _record_of(spec: FunctionSpec, rid: str, itype: str, attempt: int, att: Attempt, event: bytes) -> InvocationRecord:
+    return InvocationRecord(
+        function_name=spec.name, request_id=rid, invocation_type=itype, attempt=attempt,
+        started=att.started, ended=att.ended, outcome=att.outcome, error_type=att.error_type,
+        duration_ms=att.duration_ms, max_memory_mb=att.max_memory_mb, max_tmp_bytes=att.max_tmp_bytes,
+        init_duration_ms=att.init_duration_ms, pid=att.pid, payload=att.payload,
+        event=event, cpu_throttled_ms=att.cpu_throttled_ms)
 
 
 def _setup_failed(rid: str, why: str) -> Attempt:
